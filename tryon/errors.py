@@ -1,0 +1,122 @@
+"""Error codes of the public API and the exceptions that carry them.
+
+Two families:
+- ApiError: a request is refused (4xx/5xx); rendered by `error_response` as
+  {"error": ..., "errorCode": ...} for everything under /api/.
+- JobFailure: a job ends in status "failed"; its code is one of the documented errorCodes.
+"""
+from flask import jsonify
+
+# errorCodes a failed job can carry (documented in the public API docs and the README).
+INVALID_PERSON_IMAGE = "INVALID_PERSON_IMAGE"
+INVALID_GARMENT_IMAGE = "INVALID_GARMENT_IMAGE"
+VALIDATION_FAILED = "VALIDATION_FAILED"
+GENERATION_FAILED = "GENERATION_FAILED"
+STORAGE_FAILED = "STORAGE_FAILED"
+R2_FETCH_FAILED = "R2_FETCH_FAILED"
+RESULT_UNAVAILABLE = "RESULT_UNAVAILABLE"
+QUEUE_INVALID_INPUT_DATA = "QUEUE_INVALID_INPUT_DATA"
+CONSUMER_CONFIG_ERROR = "CONSUMER_CONFIG_ERROR"
+INVALID_SERVICE_PROVIDER = "INVALID_SERVICE_PROVIDER"
+QUEUE_PROCESSING_FAILED = "QUEUE_PROCESSING_FAILED"
+SERVICE_SPECIFIC_ERROR = "SERVICE_SPECIFIC_ERROR"
+INTERNAL_ERROR = "INTERNAL_ERROR"
+
+JOB_ERROR_CODES = (
+    INVALID_PERSON_IMAGE, INVALID_GARMENT_IMAGE, VALIDATION_FAILED, GENERATION_FAILED,
+    STORAGE_FAILED, R2_FETCH_FAILED, RESULT_UNAVAILABLE, QUEUE_INVALID_INPUT_DATA,
+    CONSUMER_CONFIG_ERROR, INVALID_SERVICE_PROVIDER, QUEUE_PROCESSING_FAILED,
+    SERVICE_SPECIFIC_ERROR, INTERNAL_ERROR,
+)
+
+# errorCodes of refused requests (HTTP errors under /api/).
+HTTP_ERROR_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    402: "INSUFFICIENT_CREDITS",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    429: "RATE_LIMITED",
+    500: INTERNAL_ERROR,
+    507: STORAGE_FAILED,
+}
+
+
+class ApiError(Exception):
+    """A refused API request: HTTP status, human message and errorCode."""
+
+    def __init__(self, status, message, error_code=None, headers=None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.error_code = error_code or HTTP_ERROR_CODES.get(status, "ERROR")
+        self.headers = headers or {}
+
+
+class JobFailure(Exception):
+    """Ends a job as failed with a documented errorCode.
+
+    `step` names where it failed (e.g. "load_inputs", "generate", "store_result");
+    `details` carries provider-specific information (its own error name and message).
+    """
+
+    def __init__(self, error_code, message, step=None, details=None):
+        super().__init__(message)
+        self.error_code = error_code
+        self.message = message
+        self.step = step
+        self.details = details or {}
+
+
+def error_response(status, message, error_code=None, headers=None):
+    """The one JSON error shape of the API: {"error": ..., "errorCode": ...}."""
+    body = {"error": message, "errorCode": error_code or HTTP_ERROR_CODES.get(status, "ERROR")}
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def register_error_handlers(app):
+    """JSON errors for every path under /api/ (404, 405, 413, 429 and 500 included)."""
+    from flask import request
+    from werkzeug.exceptions import HTTPException, InternalServerError
+
+    def wants_json():
+        return request.path.startswith("/api/") or request.path.startswith("/files/")
+
+    @app.errorhandler(ApiError)
+    def api_error(exc):
+        return error_response(exc.status, exc.message, exc.error_code, exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        if not wants_json():
+            return exc
+        response = error_response(exc.code, _http_message(exc), headers=dict(
+            exc.get_response().headers.items()) if exc.code in (405, 429) else None)
+        response.headers["Content-Type"] = "application/json"
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        if not wants_json():
+            return InternalServerError()
+        return error_response(500, "An unexpected server error occurred.", INTERNAL_ERROR)
+
+
+def _http_message(exc):
+    messages = {
+        404: "Not found.",
+        405: "Method not allowed on this path.",
+        413: "The request is too large.",
+        429: "Too many requests: rate limit exceeded",
+    }
+    message = messages.get(exc.code, exc.name + ".")
+    if exc.code == 429 and exc.description:
+        message = f"{message} ({exc.description})."
+    return message

@@ -1,0 +1,39 @@
+"""/healthz: is the database reachable, is the worker alive, is the provider ready."""
+from flask import Blueprint, current_app, jsonify
+
+from . import jobs
+from .db import get_db
+from .providers import UnknownProvider
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    checks = {"database": _database(), "worker": _worker(), "provider": _provider()}
+    healthy = checks["database"]["ok"] and checks["worker"]["ok"]
+    body = {"status": "ok" if healthy else "unavailable", **checks}
+    return jsonify(body), 200 if healthy else 503
+
+
+def _database():
+    try:
+        counts = jobs.counts_by_state(get_db())
+    except Exception as exc:  # the point of a health check is to report, not to crash
+        return {"ok": False, "error": str(exc)}
+    return {"ok": True, "jobs": counts}
+
+
+def _worker():
+    state = current_app.extensions["tryon.worker"].health()
+    ok = state["threads"] == 0 or state["dispatcherAlive"]
+    return {"ok": ok, **state}
+
+
+def _provider():
+    name = current_app.config["PROVIDER"]
+    try:
+        problems = current_app.extensions["tryon.providers"].get(name).configuration_problems()
+    except UnknownProvider as exc:
+        problems = [str(exc)]
+    return {"name": name, "ready": not problems, "problems": problems}

@@ -1,0 +1,96 @@
+"""Checking and normalising uploaded images before a job exists.
+
+An upload is accepted only when Pillow decodes it as JPEG, PNG or WebP within the pixel
+limit and above the minimum size. What we store is a fresh JPEG encoded from the decoded
+pixels, EXIF orientation applied: no metadata, no trailing bytes, no polyglot payload.
+"""
+import io
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps
+
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
+STORED_MIME = "image/jpeg"
+STORED_EXTENSION = "jpg"
+JPEG_QUALITY = 95
+
+
+class ImageRejected(ValueError):
+    """The upload is not an image we accept; the message says why, for the caller."""
+
+
+@dataclass(frozen=True)
+class NormalizedImage:
+    data: bytes
+    width: int
+    height: int
+    mime: str = STORED_MIME
+    extension: str = STORED_EXTENSION
+
+
+def normalize(data, label, max_pixels, min_side):
+    """Decode, check and re-encode one upload. `label` names it in error messages."""
+    if not data:
+        raise ImageRejected(f"{label} is empty.")
+    image = _open_checked(data, label, max_pixels)
+    image = ImageOps.exif_transpose(image)
+    width, height = image.size
+    if min(width, height) < min_side:
+        raise ImageRejected(
+            f"{label} is {width}x{height} pixels; both sides must be at least {min_side} pixels.")
+    return NormalizedImage(data=encode_jpeg(_flatten(image)), width=width, height=height)
+
+
+def _open_checked(data, label, max_pixels):
+    try:
+        image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+    except Image.UnidentifiedImageError:
+        raise ImageRejected(
+            f"{label} is not a JPEG, PNG or WebP image.") from None
+    except Image.DecompressionBombError:
+        raise ImageRejected(
+            f"{label} has too many pixels; at most {max_pixels} pixels are accepted.") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageRejected(f"{label} could not be read as an image ({exc}).") from None
+    width, height = image.size
+    # The header is read, the pixels are not: refuse huge images before decoding them.
+    if width * height > max_pixels:
+        raise ImageRejected(
+            f"{label} is {width}x{height} pixels; at most {max_pixels} pixels are accepted.")
+    try:
+        image.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ImageRejected(f"{label} is damaged or truncated ({exc}).") from None
+    return image
+
+
+def _flatten(image):
+    """RGB pixels; transparent areas become white (product photos' usual background)."""
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def encode_jpeg(image):
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=JPEG_QUALITY)
+    return out.getvalue()
+
+
+def encode_png(image):
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=3)
+    return out.getvalue()
+
+
+def decode_result(data, max_pixels):
+    """Decode a provider's output image (any format Pillow knows) as RGB, or raise."""
+    image = Image.open(io.BytesIO(data))
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ValueError(f"result is {width}x{height} pixels, above the pixel limit")
+    image.load()
+    return _flatten(image)

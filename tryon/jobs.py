@@ -1,0 +1,162 @@
+"""The job queue: the jobs table, with the credit ledger moving in the same transactions.
+
+States: queued -> running -> completed | failed. A worker `claim`s a queued job with one
+UPDATE ... RETURNING that also gives it a lease (a random token and an expiry). Only the
+holder of the current token can finish or fail a running job, so a job that was run twice
+(its first runner froze past the lease) still ends exactly once. `recover_expired` puts
+jobs whose lease ran out (the process died) back in the queue, or fails them for good
+after too many attempts.
+"""
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+from . import accounts, errors
+from .db import transaction, utcnow
+
+
+@dataclass(frozen=True)
+class Lease:
+    job_id: str
+    token: str
+
+
+def enqueue(conn, *, job_id, user_id, api_key_id, provider, person_key, garment_key,
+            cost, options=None):
+    """Insert a queued job and debit its cost atomically; raise InsufficientCredits."""
+    now = utcnow()
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO jobs (id, user_id, api_key_id, state, provider, options, cost,"
+            " person_key, garment_key, created_at, updated_at)"
+            " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
+            (job_id, user_id, api_key_id, provider, json.dumps(options or {}), cost,
+             person_key, garment_key, now, now))
+        accounts.debit_for_job(conn, user_id, job_id, cost)
+
+
+def get(conn, job_id):
+    return conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+
+
+def queue_position(conn, job):
+    """1-based position of a queued job among queued jobs, and the queue's length."""
+    position = conn.execute("SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND seq <= ?",
+                            (job["seq"],)).fetchone()[0]
+    return position, count_in_state(conn, "queued")
+
+
+def count_in_state(conn, state):
+    return conn.execute("SELECT COUNT(*) FROM jobs WHERE state = ?", (state,)).fetchone()[0]
+
+
+def counts_by_state(conn):
+    return {row["state"]: row["n"] for row in conn.execute(
+        "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")}
+
+
+def claim(conn, lease_seconds):
+    """Take the oldest queued job; return (job row, Lease) or None when the queue is empty."""
+    token = secrets.token_hex(16)
+    now = utcnow()
+    with transaction(conn):
+        job = conn.execute(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_token = ?,"
+            " lease_expires_at = ?, started_at = COALESCE(started_at, ?), updated_at = ?"
+            " WHERE seq = (SELECT seq FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1)"
+            " RETURNING *",
+            (token, time.time() + lease_seconds, now, now)).fetchone()
+    if job is None:
+        return None
+    return job, Lease(job_id=job["id"], token=token)
+
+
+def renew_leases(conn, leases, lease_seconds):
+    """Extend the leases this process holds; return the job ids whose lease was lost."""
+    lost = []
+    with transaction(conn):
+        for lease in leases:
+            updated = conn.execute(
+                "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_token = ?"
+                " AND state = 'running'",
+                (time.time() + lease_seconds, lease.job_id, lease.token)).rowcount
+            if not updated:
+                lost.append(lease.job_id)
+    return lost
+
+
+def recover_expired(conn, max_attempts):
+    """Re-queue running jobs whose lease expired; fail those out of attempts.
+
+    Returns (requeued ids, failed ids).
+    """
+    now = time.time()
+    with transaction(conn):
+        expired = conn.execute(
+            "SELECT id, attempts FROM jobs WHERE state = 'running' AND lease_expires_at < ?",
+            (now,)).fetchall()
+        requeued, failed = [], []
+        for job in expired:
+            if job["attempts"] >= max_attempts:
+                _fail_in_transaction(
+                    conn, job["id"], None, errors.QUEUE_PROCESSING_FAILED,
+                    f"The job was interrupted {job['attempts']} times and was given up.",
+                    step="queue", details={})
+                failed.append(job["id"])
+            else:
+                conn.execute(
+                    "UPDATE jobs SET state = 'queued', lease_token = NULL, lease_expires_at = NULL,"
+                    " updated_at = ? WHERE id = ?", (utcnow(), job["id"]))
+                requeued.append(job["id"])
+    return requeued, failed
+
+
+def save_remote_state(conn, lease, state):
+    """Remember what a remote provider needs to resume this job after a restart."""
+    with transaction(conn):
+        updated = conn.execute(
+            "UPDATE jobs SET remote_state = ?, updated_at = ? WHERE id = ? AND lease_token = ?",
+            (json.dumps(state), utcnow(), lease.job_id, lease.token)).rowcount
+    return bool(updated)
+
+
+def complete(conn, lease, result_key, result, before_commit=None):
+    """Mark the job completed if `lease` still holds it. `before_commit` runs inside the
+    transaction (the worker renames the result file into place there). Returns True when
+    this call completed the job."""
+    with transaction(conn):
+        updated = conn.execute(
+            "UPDATE jobs SET state = 'completed', result_key = ?, result = ?, lease_token = NULL,"
+            " lease_expires_at = NULL, updated_at = ?, finished_at = ?"
+            " WHERE id = ? AND lease_token = ? AND state = 'running'",
+            (result_key, json.dumps(result), utcnow(), utcnow(), lease.job_id, lease.token)
+        ).rowcount
+        if updated and before_commit is not None:
+            before_commit()
+    return bool(updated)
+
+
+def fail(conn, lease, error_code, message, step=None, details=None):
+    """Mark the job failed (refunding its credits once) if `lease` still holds it."""
+    with transaction(conn):
+        return _fail_in_transaction(conn, lease.job_id, lease.token, error_code, message,
+                                    step, details or {})
+
+
+def _fail_in_transaction(conn, job_id, token, error_code, message, step, details):
+    now = utcnow()
+    job = conn.execute(
+        "UPDATE jobs SET state = 'failed', error = ?, error_code = ?, result = ?,"
+        " lease_token = NULL, lease_expires_at = NULL, updated_at = ?, finished_at = ?"
+        " WHERE id = ? AND state IN ('queued', 'running')"
+        " AND (? IS NULL OR lease_token = ?)"
+        " RETURNING user_id, cost, provider",
+        (message, error_code, None, now, now, job_id, token, token)).fetchone()
+    if job is None:
+        return False
+    result = {"error": message, "errorCode": error_code, "step": step,
+              "provider": job["provider"], **details}
+    conn.execute("UPDATE jobs SET result = ? WHERE id = ?", (json.dumps(result), job_id))
+    accounts.refund_job(conn, job["user_id"], job_id, job["cost"])
+    return True

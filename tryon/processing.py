@@ -1,0 +1,161 @@
+"""Running one claimed job: read inputs, call the provider, store the result, finish.
+
+Every failure ends as `jobs.fail` with a documented errorCode and the step that failed;
+an unexpected exception is logged with its traceback and becomes GENERATION_FAILED (inside
+the provider) or INTERNAL_ERROR (in our own code).
+"""
+import io
+import json
+import logging
+import time
+
+from PIL import Image
+
+from . import errors, jobs
+from .db import parse_utc
+from .errors import JobFailure
+from .providers import (GenerationRequest, InputImage, JobContext, ProviderError,
+                        UnknownProvider)
+from .storage import StorageError
+
+log = logging.getLogger(__name__)
+
+STORED_RESULT_FORMATS = {"PNG": "png", "JPEG": "jpg"}
+
+
+class JobRunner:
+    """Runs claimed jobs; one instance shared by the worker threads (it keeps no job state)."""
+
+    def __init__(self, store, providers, config):
+        self.store = store
+        self.providers = providers
+        self.config = config
+
+    def run(self, conn, job, lease):
+        started = time.monotonic()
+        try:
+            self._run(conn, job, lease, started)
+        except JobFailure as failure:
+            log.info("job %s failed at %s: %s %s", job["id"], failure.step, failure.error_code,
+                     failure.message)
+            jobs.fail(conn, lease, failure.error_code, failure.message, failure.step,
+                      failure.details)
+        except Exception:
+            log.exception("job %s: unexpected error", job["id"])
+            jobs.fail(conn, lease, errors.INTERNAL_ERROR,
+                      "An unexpected internal error occurred while processing the job.",
+                      step="internal")
+
+    def _run(self, conn, job, lease, started):
+        provider = self._provider(job)
+        request = GenerationRequest(
+            job_id=job["id"],
+            person=self._load_input(job["person_key"], "person"),
+            garment=self._load_input(job["garment_key"], "garment"),
+            options=_json_field(job["options"]),
+        )
+        context = JobContext(
+            remote_state=_json_field(job["remote_state"]),
+            save_remote_state=lambda state: jobs.save_remote_state(conn, lease, state),
+        )
+        generated = self._generate(provider, request, context)
+        generation_ms = (time.monotonic() - started) * 1000
+        self._store_result(conn, job, lease, provider.name, generated, generation_ms)
+
+    def _provider(self, job):
+        try:
+            provider = self.providers.get(job["provider"])
+        except UnknownProvider as exc:
+            raise JobFailure(errors.INVALID_SERVICE_PROVIDER, str(exc), step="select_provider")
+        problems = provider.configuration_problems()
+        if problems:
+            raise JobFailure(errors.CONSUMER_CONFIG_ERROR,
+                             f"The {provider.name} provider is not configured: "
+                             + "; ".join(problems), step="select_provider")
+        return provider
+
+    def _load_input(self, key, label):
+        try:
+            data = self.store.read(key)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                mime = Image.MIME.get(image.format, "application/octet-stream")
+        except StorageError as exc:
+            raise JobFailure(errors.R2_FETCH_FAILED,
+                             f"The stored {label} image could not be read back ({exc}).",
+                             step="load_inputs")
+        except (OSError, ValueError) as exc:
+            raise JobFailure(errors.QUEUE_INVALID_INPUT_DATA,
+                             f"The stored {label} image is not a readable image ({exc}).",
+                             step="load_inputs")
+        return InputImage(data=data, mime=mime, width=width, height=height)
+
+    def _generate(self, provider, request, context):
+        try:
+            return provider.generate(request, context)
+        except ProviderError as exc:
+            raise JobFailure(exc.error_code, exc.message, step=exc.step, details=exc.details())
+        except Exception as exc:
+            log.exception("provider %s crashed on job %s", provider.name, request.job_id)
+            raise JobFailure(errors.GENERATION_FAILED,
+                             f"The {provider.name} provider failed unexpectedly "
+                             f"({type(exc).__name__}).", step="generate")
+
+    def _store_result(self, conn, job, lease, provider_name, generated, generation_ms):
+        image_format, width, height = _check_result_image(
+            generated.image, self.config["MAX_IMAGE_PIXELS"])
+        key = f"results/{job['id']}.{STORED_RESULT_FORMATS[image_format]}"
+        try:
+            staged = self.store.stage(generated.image, near=key)
+        except StorageError as exc:
+            raise JobFailure(errors.STORAGE_FAILED, f"The result could not be saved ({exc}).",
+                             step="store_result")
+        result = {
+            "objectKey": key,
+            "provider": provider_name,
+            "width": width,
+            "height": height,
+            "format": image_format.lower(),
+            "timings": _timings(job, generation_ms),
+            **generated.metadata,
+        }
+        try:
+            if not jobs.complete(conn, lease, key, result, before_commit=lambda: staged.commit(key)):
+                staged.discard()  # another attempt owns the job now; its result stands
+        except StorageError as exc:
+            raise JobFailure(errors.STORAGE_FAILED, f"The result could not be saved ({exc}).",
+                             step="store_result")
+
+
+def _check_result_image(data, max_pixels):
+    """Decode the provider's output fully; a broken image fails the job, not the reader."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ValueError(f"{width}x{height} is above the pixel limit")
+            image.load()
+            image_format = image.format
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise JobFailure(errors.GENERATION_FAILED,
+                         f"The provider returned an unreadable image ({exc}).",
+                         step="check_result")
+    if image_format not in STORED_RESULT_FORMATS:
+        raise JobFailure(errors.GENERATION_FAILED,
+                         f"The provider returned a {image_format} image; PNG or JPEG expected.",
+                         step="check_result")
+    return image_format, width, height
+
+
+def _timings(job, generation_ms):
+    created = parse_utc(job["created_at"])
+    started = parse_utc(job["started_at"]) if job["started_at"] else created
+    return {
+        "queuedMs": round((started - created).total_seconds() * 1000),
+        "generationMs": round(generation_ms),
+        "attempt": job["attempts"],
+    }
+
+
+def _json_field(text):
+    return json.loads(text) if text else {}

@@ -1,0 +1,50 @@
+"""Provider registry: TRYON_PROVIDER names one of these factories.
+
+A registry lives on each app (app.extensions["tryon.providers"]); tests register fakes on
+their own app's registry. Factories take the app config and return a Provider; each
+provider is built once per app, on first use.
+"""
+import threading
+
+from .base import (GenerationRequest, GenerationResult, InputImage, JobContext, Provider,
+                   ProviderError)
+
+__all__ = ["GenerationRequest", "GenerationResult", "InputImage", "JobContext", "Provider",
+           "ProviderError", "ProviderRegistry", "UnknownProvider", "default_registry"]
+
+
+class UnknownProvider(LookupError):
+    pass
+
+
+class ProviderRegistry:
+    def __init__(self, config):
+        self._config = config
+        self._factories = {}
+        self._instances = {}
+        self._lock = threading.Lock()
+
+    def register(self, name, factory):
+        with self._lock:
+            self._factories[name] = factory
+            self._instances.pop(name, None)
+
+    def names(self):
+        return sorted(self._factories)
+
+    def get(self, name):
+        with self._lock:
+            if name not in self._instances:
+                if name not in self._factories:
+                    raise UnknownProvider(
+                        f"Unknown provider {name!r}; known providers: {', '.join(self.names())}.")
+                self._instances[name] = self._factories[name](self._config)
+            return self._instances[name]
+
+
+def default_registry(config):
+    from .local import LocalProvider
+
+    registry = ProviderRegistry(config)
+    registry.register("local", LocalProvider.from_config)
+    return registry

@@ -1,0 +1,136 @@
+"""The background worker: a dispatcher thread feeding a ThreadPoolExecutor from the queue.
+
+The dispatcher claims a job only when a worker thread is free (so no claimed job waits in
+the executor while its lease ticks), renews the leases of running jobs, and re-queues jobs
+whose lease expired (a crashed process). `notify()` wakes it at once when a job is
+submitted; otherwise it looks again every POLL_SECONDS.
+
+The app owns one JobWorker (app.extensions["tryon.worker"]); `start()` and `stop()` are
+called by whoever serves requests (wsgi.py, tests), never at import.
+"""
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from . import db, jobs
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0
+
+
+class JobWorker:
+    def __init__(self, database_path, runner, *, threads, lease_seconds, max_attempts):
+        self._database_path = database_path
+        self._runner = runner
+        self._threads = threads
+        self._lease_seconds = lease_seconds
+        self._max_attempts = max_attempts
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._free_slots = threading.Semaphore(threads)
+        self._leases = {}                 # job id -> Lease, for the jobs running here
+        self._leases_lock = threading.Lock()
+        self._executor = None
+        self._dispatcher = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self):
+        if self._dispatcher is not None or self._threads == 0:
+            return
+        self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="tryon-job")
+        self._dispatcher = threading.Thread(target=self._dispatch_loop, name="tryon-dispatcher",
+                                            daemon=True)
+        self._dispatcher.start()
+        log.info("worker started with %d threads", self._threads)
+
+    def stop(self, timeout=30):
+        """Stop claiming jobs, let running jobs finish (up to `timeout` seconds)."""
+        if self._dispatcher is None:
+            return
+        self._stopping.set()
+        self._wake.set()
+        self._dispatcher.join(timeout)
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._dispatcher = None
+        log.info("worker stopped")
+
+    def notify(self):
+        """A job was queued: look at the queue now rather than at the next poll."""
+        self._wake.set()
+
+    def health(self):
+        alive = self._dispatcher is not None and self._dispatcher.is_alive()
+        with self._leases_lock:
+            running = len(self._leases)
+        return {"threads": self._threads, "dispatcherAlive": alive, "runningHere": running}
+
+    # --- the dispatcher thread -----------------------------------------------------------
+
+    def _dispatch_loop(self):
+        conn = db.connect(self._database_path)
+        next_maintenance = 0.0
+        try:
+            while not self._stopping.is_set():
+                self._wake.clear()
+                if time.monotonic() >= next_maintenance:
+                    self._maintain(conn)
+                    next_maintenance = time.monotonic() + self._maintenance_interval()
+                self._claim_while_free(conn)
+                self._wake.wait(min(POLL_SECONDS, self._maintenance_interval()))
+        except Exception:
+            log.exception("dispatcher crashed; jobs will wait for a restart")
+        finally:
+            conn.close()
+
+    def _maintenance_interval(self):
+        return self._lease_seconds / 3
+
+    def _maintain(self, conn):
+        try:
+            with self._leases_lock:
+                leases = list(self._leases.values())
+            lost = jobs.renew_leases(conn, leases, self._lease_seconds) if leases else []
+            for job_id in lost:
+                log.warning("lost the lease on job %s (another attempt owns it)", job_id)
+            requeued, failed = jobs.recover_expired(conn, self._max_attempts)
+            if requeued or failed:
+                log.warning("recovered interrupted jobs: requeued %s, gave up %s", requeued, failed)
+        except Exception:
+            log.exception("queue maintenance failed; retrying at the next round")
+
+    def _claim_while_free(self, conn):
+        while not self._stopping.is_set() and self._free_slots.acquire(blocking=False):
+            try:
+                claimed = jobs.claim(conn, self._lease_seconds)
+            except Exception:
+                self._free_slots.release()
+                log.exception("claiming a job failed; retrying at the next round")
+                return
+            if claimed is None:
+                self._free_slots.release()
+                return
+            job, lease = claimed
+            with self._leases_lock:
+                self._leases[job["id"]] = lease
+            self._executor.submit(self._run_job, job, lease)
+
+    # --- worker threads ------------------------------------------------------------------
+
+    def _run_job(self, job, lease):
+        try:
+            conn = db.connect(self._database_path)
+            try:
+                self._runner.run(conn, job, lease)
+            finally:
+                conn.close()
+        except Exception:
+            log.exception("job %s: worker thread error; the lease will expire and it runs again",
+                          job["id"])
+        finally:
+            with self._leases_lock:
+                self._leases.pop(job["id"], None)
+            self._free_slots.release()
+            self._wake.set()
