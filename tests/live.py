@@ -1,0 +1,66 @@
+"""Start and stop real server processes (tests/live_server.py) for end-to-end tests."""
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tryon import accounts, db
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class LiveServer:
+    def __init__(self, instance_path, **settings):
+        self.instance_path = Path(instance_path)
+        self.env = {**os.environ, "TRYON_INSTANCE_PATH": str(instance_path),
+                    "TRYON_SECRET_KEY": "live-test-secret", "TRYON_PROVIDER": "test-slow",
+                    "TRYON_MIN_IMAGE_SIDE": "64", "PYTHONUNBUFFERED": "1"}
+        for name, value in settings.items():
+            key = name if name.startswith("TEST_") else f"TRYON_{name}"
+            self.env[key] = str(value)
+        self.process = None
+        self.url = None
+
+    def start(self, timeout=30):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.live_server"], cwd=PROJECT_ROOT, env=self.env,
+            stdout=subprocess.PIPE, stderr=open(self.instance_path / "server.log", "ab"),
+            text=True)
+        line = self.process.stdout.readline()   # blocks until the server listens or dies
+        if not line.startswith("PORT "):
+            self.process.kill()
+            raise RuntimeError("live server did not start; see "
+                               f"{self.instance_path / 'server.log'}")
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+        return self
+
+    def kill(self):
+        """SIGKILL: no cleanup, no atexit, like a crash or the OOM killer."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def connect(self):
+        return db.connect(str(self.instance_path / "tryon.sqlite3"))
+
+    def create_user(self, email, credits):
+        """A user and key, written to the server's database directly."""
+        conn = self.connect()
+        try:
+            user_id = accounts.create_user(conn, email, "correct horse", credits=credits)
+            key, _ = accounts.create_api_key(conn, user_id, "live")
+        finally:
+            conn.close()
+        return user_id, key
+
+    def provider_calls(self):
+        path = self.instance_path / "provider-calls.log"
+        return path.read_text().split() if path.exists() else []
