@@ -206,3 +206,16 @@ def test_stop_lets_the_running_job_finish(make_app, make_user, fake_provider):
     conn = db.connect(app.config["DATABASE"])
     assert jobs.get(conn, job_id)["state"] == "completed"
     conn.close()
+
+
+def test_list_for_user_pages_newest_first(app, make_user, conn):
+    client = app.test_client()
+    user_id, key = make_user(credits=10)
+    _, other_key = make_user()
+    ids = [submit(client, key).get_json()["jobId"] for _ in range(5)]
+    submit(client, other_key)
+    first_page = jobs.list_for_user(conn, user_id, limit=3)
+    assert [job["id"] for job in first_page] == ids[::-1][:3]
+    second_page = jobs.list_for_user(conn, user_id, limit=3, before_seq=first_page[-1]["seq"])
+    assert [job["id"] for job in second_page] == ids[::-1][3:]
+    assert jobs.list_for_user(conn, user_id, state="completed") == []

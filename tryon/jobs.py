@@ -40,6 +40,20 @@ def get(conn, job_id):
     return conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
 
 
+def list_for_user(conn, user_id, *, limit=20, before_seq=None, state=None):
+    """A user's jobs, newest first; page with before_seq (the last row's seq)."""
+    clauses, args = ["user_id = ?"], [user_id]
+    if before_seq is not None:
+        clauses.append("seq < ?")
+        args.append(before_seq)
+    if state is not None:
+        clauses.append("state = ?")
+        args.append(state)
+    return conn.execute(
+        f"SELECT * FROM jobs WHERE {' AND '.join(clauses)} ORDER BY seq DESC LIMIT ?",
+        (*args, limit)).fetchall()
+
+
 def queue_position(conn, job):
     """1-based position of a queued job among queued jobs, and the queue's length."""
     position = conn.execute("SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND seq <= ?",
