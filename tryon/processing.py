@@ -31,6 +31,13 @@ class JobRunner:
         self.providers = providers
         self.config = config
 
+    def warm_up(self):
+        """Prepare the configured provider (e.g. load models) before the first job needs it."""
+        try:
+            self.providers.get(self.config["PROVIDER"]).warm_up()
+        except Exception:  # a job will report the problem with its errorCode
+            log.exception("could not prepare provider %s", self.config["PROVIDER"])
+
     def run(self, conn, job, lease):
         started = time.monotonic()
         try:

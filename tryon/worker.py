@@ -40,6 +40,7 @@ class JobWorker:
     def start(self):
         if self._dispatcher is not None or self._threads == 0:
             return
+        self._stopping.clear()
         self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="tryon-job")
         self._dispatcher = threading.Thread(target=self._dispatch_loop, name="tryon-dispatcher",
                                             daemon=True)
@@ -70,6 +71,7 @@ class JobWorker:
     # --- the dispatcher thread -----------------------------------------------------------
 
     def _dispatch_loop(self):
+        self._runner.warm_up()
         conn = db.connect(self._database_path)
         next_maintenance = 0.0
         try:
