@@ -113,11 +113,19 @@ def test_two_files_in_one_field_is_400(client, make_user):
     assert_error(post(client, key, data), 400, text="exactly one")
 
 
-def test_url_string_instead_of_file_is_400(client, make_user):
+def test_url_string_when_url_inputs_are_off_is_400(make_app, make_user):
+    app = make_app(ALLOW_URL_INPUTS=False)
     _, key = make_user()
     data = files()
     data["person_images"] = "https://example.com/person.jpg"
-    assert_error(post(client, key, data), 400, text="URLs are not supported")
+    assert_error(post(app.test_client(), key, data), 400, text="URL inputs are turned off")
+
+
+def test_text_that_is_not_a_url_is_400(client, make_user):
+    _, key = make_user()
+    data = files()
+    data["garment_images"] = "garment.jpg"
+    assert_error(post(client, key, data), 400, text="image file or an http(s) URL")
 
 
 def test_too_small_image_is_400(client, make_user):

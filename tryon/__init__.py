@@ -7,10 +7,14 @@ from pathlib import Path
 from flask import Flask
 
 from . import config as settings
-from . import db
+from . import db, jobs
+from .job_status import StatusRenderer
 from .processing import JobRunner
 from .providers import UnknownProvider, default_registry
+from .retention import RetentionSweeper
+from .safe_http import AddressPolicy, SafeHttp
 from .storage import ObjectStore, UrlSigner
+from .webhooks import WebhookSender, parse_retry_schedule
 from .worker import JobWorker
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -81,9 +85,17 @@ def _init_services(app):
     app.extensions["tryon.store"] = store
     app.extensions["tryon.signer"] = UrlSigner(config["SECRET_KEY"], config["RESULT_URL_TTL"])
     app.extensions["tryon.providers"] = providers
+    app.extensions["tryon.http"] = SafeHttp(AddressPolicy(config["URL_INPUT_ALLOW"]))
+    app.extensions["tryon.status"] = StatusRenderer(
+        store, app.extensions["tryon.signer"], config["RESULT_DELIVERY"], config["RETENTION_DAYS"])
+    webhook_sender = WebhookSender(
+        config["DATABASE"], app.extensions["tryon.http"], app.extensions["tryon.status"],
+        jobs.get, retry_schedule=parse_retry_schedule(config["WEBHOOK_RETRY_SECONDS"]),
+        public_base_url=config["PUBLIC_BASE_URL"])
     app.extensions["tryon.worker"] = JobWorker(
         config["DATABASE"], runner, threads=config["WORKERS"],
-        lease_seconds=config["JOB_LEASE_SECONDS"], max_attempts=config["JOB_MAX_ATTEMPTS"])
+        lease_seconds=config["JOB_LEASE_SECONDS"], max_attempts=config["JOB_MAX_ATTEMPTS"],
+        webhooks=webhook_sender, retention=RetentionSweeper(store, config["RETENTION_DAYS"]))
 
 
 def _register_web(app):

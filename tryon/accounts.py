@@ -160,6 +160,25 @@ def revoke_api_key(conn, key_or_prefix, user_id=None):
     return active[0]["prefix"]
 
 
+# --- webhook secrets -------------------------------------------------------------------
+
+def webhook_secret(conn, user_id):
+    """The user's webhook signing secret, made on first use. Kept in clear: we sign with it."""
+    with transaction(conn):
+        # Only the first caller's secret is kept, even when two make one at the same time.
+        conn.execute("UPDATE users SET webhook_secret = ? WHERE id = ? AND webhook_secret IS NULL",
+                     ("whsec_" + secrets.token_hex(24), user_id))
+        return conn.execute("SELECT webhook_secret FROM users WHERE id = ?",
+                            (user_id,)).fetchone()["webhook_secret"]
+
+
+def rotate_webhook_secret(conn, user_id):
+    secret = "whsec_" + secrets.token_hex(24)
+    with transaction(conn):
+        conn.execute("UPDATE users SET webhook_secret = ? WHERE id = ?", (secret, user_id))
+    return secret
+
+
 # --- credits ---------------------------------------------------------------------------
 
 def grant_credits(conn, user_id, amount, note="grant"):

@@ -1,19 +1,14 @@
 """The public API under /api/v1: submit a try-on job and read its status."""
-import base64
-import json
 import uuid
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 
-from . import accounts, errors, jobs, submissions
+from . import accounts, jobs, submissions
 from .db import get_db
 from .errors import ApiError, error_response
-from .storage import StorageError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-PUBLIC_STATUS = {"queued": "processing", "running": "processing",
-                 "completed": "completed", "failed": "failed"}
 
 
 # --- authentication --------------------------------------------------------------------
@@ -55,11 +50,14 @@ def rate_limit_bucket():
 @bp.post("/tryon")
 def submit():
     key = current_api_key()
-    job_id = submissions.submit_from_request(request, user_id=key.user_id, api_key_id=key.id)
-    status_url = url_for("api.status", job_id=job_id)
-    response = jsonify({"jobId": job_id, "statusUrl": status_url})
+    submission = submissions.submit_from_request(
+        request, user_id=key.user_id, api_key_id=key.id, base_url=public_base_url())
+    status_url = url_for("api.status", job_id=submission.job_id)
+    response = jsonify({"jobId": submission.job_id, "statusUrl": status_url})
     response.status_code = 202
     response.headers["Location"] = public_base_url() + status_url
+    if submission.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return response
 
 
@@ -67,11 +65,87 @@ def submit():
 
 @bp.get("/tryon/status/<job_id>")
 def status(job_id):
+    return jsonify(status_body(_own_job_or_error(job_id)))
+
+
+# --- the caller's jobs and credits ------------------------------------------------------
+
+LIST_STATUSES = {"processing": ("queued", "running"), "completed": ("completed",),
+                 "failed": ("failed",)}
+MAX_PAGE_SIZE = 100
+
+
+@bp.get("/tryon/jobs")
+def list_jobs():
+    key = current_api_key()
+    limit = _int_arg("limit", default=20, low=1, high=MAX_PAGE_SIZE)
+    status_filter = request.args.get("status")
+    if status_filter is not None and status_filter not in LIST_STATUSES:
+        raise ApiError(400, f"status must be one of {', '.join(LIST_STATUSES)}.")
+    before = _cursor_arg()
+    rows = jobs.list_for_user(get_db(), key.user_id, limit=limit + 1, before_seq=before,
+                              state=LIST_STATUSES.get(status_filter))
+    page = rows[:limit]
+    next_cursor = str(page[-1]["seq"]) if len(rows) > limit else None
+    return jsonify({
+        "jobs": [status_body(job, with_base64=False, with_queue_position=False) for job in page],
+        "nextCursor": next_cursor,
+    })
+
+
+def _int_arg(name, default, low, high):
+    text = request.args.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ApiError(400, f"{name} must be a whole number from {low} to {high}.")
+    return int(text)
+
+
+def _cursor_arg():
+    cursor = request.args.get("cursor")
+    if cursor is None:
+        return None
+    if not cursor.isdigit():
+        raise ApiError(400, "cursor must be the nextCursor of a previous page.")
+    return int(cursor)
+
+
+@bp.post("/tryon/<job_id>/cancel")
+def cancel(job_id):
+    job = _own_job_or_error(job_id)
+    if not jobs.cancel(get_db(), job["id"]):
+        raise ApiError(409, "The job has finished already; only a processing job can be "
+                            "canceled.", "JOB_FINISHED")
+    return jsonify(status_body(jobs.get(get_db(), job["id"])))
+
+
+@bp.delete("/tryon/<job_id>")
+def delete(job_id):
+    job = _own_job_or_error(job_id)
+    keys = jobs.delete_finished(get_db(), job["id"])
+    if keys is None:
+        raise ApiError(409, "The job is still processing; cancel it first, then delete it.",
+                       "JOB_NOT_FINISHED")
+    store = current_app.extensions["tryon.store"]
+    for object_key in keys:
+        store.delete(object_key)
+    return "", 204
+
+
+@bp.get("/credits")
+def credits():
+    key = current_api_key()
+    return jsonify({"balance": accounts.balance(get_db(), key.user_id),
+                    "jobCost": current_app.config["JOB_COST"]})
+
+
+def _own_job_or_error(job_id):
     key = current_api_key()
     job = _job_or_404(job_id)
     if job["user_id"] != key.user_id:
         raise ApiError(403, "This job belongs to another account.")
-    return jsonify(status_body(job))
+    return job
 
 
 def _job_or_404(job_id):
@@ -85,60 +159,10 @@ def _job_or_404(job_id):
     return job
 
 
-def status_body(job):
-    body = {"jobId": job["id"], "status": PUBLIC_STATUS[job["state"]]}
-    if job["state"] in ("queued", "running"):
-        body.update(_processing_fields(job))
-    elif job["state"] == "completed":
-        body.update(_completed_fields(job))
-    else:
-        body.update(_failed_fields(json.loads(job["result"] or "{}"), job["error"],
-                                   job["error_code"]))
-    body["createdAt"] = job["created_at"]
-    body["updatedAt"] = job["updated_at"]
-    return body
-
-
-def _processing_fields(job):
-    if job["state"] == "queued":
-        position, length = jobs.queue_position(get_db(), job)
-        message = f"Job is queued: position {position} of {length}."
-        return {"message": message, "result": {"stage": "queued", "queuePosition": position}}
-    message = "Job is generating the try-on image."
-    if job["attempts"] > 1:
-        message = f"Job is generating the try-on image (attempt {job['attempts']})."
-    return {"message": message, "result": {"stage": "generating", "attempt": job["attempts"]}}
-
-
-def _completed_fields(job):
-    result = json.loads(job["result"] or "{}")
-    store = current_app.extensions["tryon.store"]
-    key = job["result_key"]
-    if not store.exists(key):
-        return _failed_fields(
-            {**result, "step": "deliver_result"},
-            "The job completed but its result image is no longer available.",
-            errors.RESULT_UNAVAILABLE)
-    fields = {"result": result}
-    delivery = current_app.config["RESULT_DELIVERY"]
-    if delivery in ("url", "both"):
-        signer = current_app.extensions["tryon.signer"]
-        image_url = public_base_url() + signer.signed_path(key)
-        fields["imageUrl"] = image_url
-        fields["resultImageUrl"] = image_url  # the name the documented examples read
-    if delivery in ("base64", "both"):
-        try:
-            fields["imageBase64"] = base64.b64encode(store.read(key)).decode("ascii")
-        except StorageError:
-            return _failed_fields({**result, "step": "deliver_result"},
-                                  "The result image could not be read.",
-                                  errors.RESULT_UNAVAILABLE)
-    return fields
-
-
-def _failed_fields(result, message, error_code):
-    result = {**result, "error": message, "errorCode": error_code}
-    return {"status": "failed", "error": message, "errorCode": error_code, "result": result}
+def status_body(job, **options):
+    """The documented status document of `job` for this request."""
+    renderer = current_app.extensions["tryon.status"]
+    return renderer.render(get_db(), job, public_base_url(), **options)
 
 
 def public_base_url():

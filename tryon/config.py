@@ -55,6 +55,19 @@ SETTINGS = (
             "Largest accepted image, in pixels (decompression bombs are refused).", minimum=1),
     Setting("MIN_IMAGE_SIDE", 256, int, "Smallest accepted width or height, in pixels.",
             minimum=1),
+    Setting("RETENTION_DAYS", 30, float,
+            "Days after which a finished job's person, garment and result images are deleted "
+            "(people's photos are personal data); 0 keeps them forever.", minimum=0),
+    Setting("ALLOW_URL_INPUTS", True, bool,
+            "Accept http(s) URLs instead of files in person_images / garment_images."),
+    Setting("URL_INPUT_ALLOW", "", str,
+            "Comma-separated hosts or networks (e.g. images.internal, 10.1.0.0/16, 127.0.0.1) "
+            "that URL inputs and webhooks may reach despite the private-address guard."),
+    Setting("URL_FETCH_TIMEOUT", 15, float,
+            "Seconds a URL input may take to download, in all.", minimum=0.1),
+    Setting("WEBHOOK_RETRY_SECONDS", "10,30,60,120,300,600,1200,1800,1800", str,
+            "Waits between webhook delivery attempts (comma-separated seconds); the default "
+            "retries for about 1 h 40 min."),
     Setting("RATE_LIMIT_SUBMIT", "60 per minute", str,
             "Submit limit per API key (flask-limiter syntax, e.g. '10/second;500/hour')."),
     Setting("RATE_LIMIT_STATUS", "600 per minute", str, "Status-poll limit per API key."),

@@ -12,7 +12,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from . import accounts, errors
+from . import accounts, errors, webhooks
 from .db import transaction, utcnow
 
 
@@ -22,18 +22,56 @@ class Lease:
     token: str
 
 
+IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used, within 24 hours, for a different request."""
+
+
 def enqueue(conn, *, job_id, user_id, api_key_id, provider, person_key, garment_key,
-            cost, options=None):
-    """Insert a queued job and debit its cost atomically; raise InsufficientCredits."""
+            cost, options=None, base_url=None, idempotency=None):
+    """Insert a queued job and debit its cost atomically; raise InsufficientCredits.
+
+    `idempotency` is (key, request_hash) or None. When another request with the same key
+    won the race, nothing is written and that request's job id is returned; a different
+    request under the same key raises IdempotencyConflict. Returns the id of the job that
+    stands for this request.
+    """
     now = utcnow()
     with transaction(conn):
+        if idempotency is not None:
+            existing = find_idempotent_job(conn, user_id, *idempotency)
+            if existing is not None:
+                return existing
+            _remember_idempotency_key(conn, user_id, job_id, *idempotency)
         conn.execute(
             "INSERT INTO jobs (id, user_id, api_key_id, state, provider, options, cost,"
-            " person_key, garment_key, created_at, updated_at)"
-            " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
+            " person_key, garment_key, base_url, created_at, updated_at)"
+            " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)",
             (job_id, user_id, api_key_id, provider, json.dumps(options or {}), cost,
-             person_key, garment_key, now, now))
+             person_key, garment_key, base_url, now, now))
         accounts.debit_for_job(conn, user_id, job_id, cost)
+    return job_id
+
+
+def find_idempotent_job(conn, user_id, key, request_hash):
+    """The job id an earlier request under `key` created (same request), or None."""
+    row = conn.execute(
+        "SELECT request_hash, job_id FROM idempotency_keys WHERE user_id = ? AND key = ?"
+        " AND created_at > ?", (user_id, key, time.time() - IDEMPOTENCY_WINDOW_SECONDS)).fetchone()
+    if row is None:
+        return None
+    if row["request_hash"] != request_hash:
+        raise IdempotencyConflict()
+    return row["job_id"]
+
+
+def _remember_idempotency_key(conn, user_id, job_id, key, request_hash):
+    # An expired row for the same key is replaced: the key may be reused after 24 hours.
+    conn.execute("INSERT OR REPLACE INTO idempotency_keys (user_id, key, request_hash, job_id,"
+                 " created_at) VALUES (?, ?, ?, ?, ?)",
+                 (user_id, key, request_hash, job_id, time.time()))
 
 
 def get(conn, job_id):
@@ -41,14 +79,16 @@ def get(conn, job_id):
 
 
 def list_for_user(conn, user_id, *, limit=20, before_seq=None, state=None):
-    """A user's jobs, newest first; page with before_seq (the last row's seq)."""
+    """A user's jobs, newest first; page with before_seq (the last row's seq).
+    `state` is one state or a tuple of states."""
     clauses, args = ["user_id = ?"], [user_id]
     if before_seq is not None:
         clauses.append("seq < ?")
         args.append(before_seq)
     if state is not None:
-        clauses.append("state = ?")
-        args.append(state)
+        states = (state,) if isinstance(state, str) else tuple(state)
+        clauses.append(f"state IN ({', '.join('?' * len(states))})")
+        args.extend(states)
     return conn.execute(
         f"SELECT * FROM jobs WHERE {' AND '.join(clauses)} ORDER BY seq DESC LIMIT ?",
         (*args, limit)).fetchall()
@@ -126,6 +166,42 @@ def recover_expired(conn, max_attempts):
     return requeued, failed
 
 
+def cancel(conn, job_id):
+    """Fail an unfinished job with CANCELED (refunded). Returns False if it had finished."""
+    with transaction(conn):
+        return _fail_in_transaction(conn, job_id, None, errors.CANCELED, "The job was canceled.",
+                                    step="canceled", details={})
+
+
+def delete_finished(conn, job_id):
+    """Delete a finished job's row; its ledger rows stay (balance = sum), unlinked.
+    Returns the object keys to delete, or None if the job is not finished."""
+    with transaction(conn):
+        job = conn.execute("SELECT * FROM jobs WHERE id = ? AND state IN ('completed', 'failed')",
+                           (job_id,)).fetchone()
+        if job is None:
+            return None
+        conn.execute("UPDATE credit_ledger SET job_id = NULL, note = ? WHERE job_id = ?",
+                     (f"try-on job {job_id} (deleted)", job_id))
+        conn.execute("DELETE FROM webhook_deliveries WHERE job_id = ?", (job_id,))
+        conn.execute("DELETE FROM idempotency_keys WHERE job_id = ?", (job_id,))
+        conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+    return [key for key in (job["person_key"], job["garment_key"], job["result_key"]) if key]
+
+
+def jobs_past_retention(conn, cutoff_iso, limit=500):
+    """Finished jobs older than the cutoff whose images still exist."""
+    return conn.execute(
+        "SELECT id, person_key, garment_key, result_key FROM jobs WHERE images_deleted_at IS NULL"
+        " AND finished_at IS NOT NULL AND finished_at < ? LIMIT ?", (cutoff_iso, limit)).fetchall()
+
+
+def mark_images_deleted(conn, job_id):
+    with transaction(conn):
+        conn.execute("UPDATE jobs SET images_deleted_at = ?, updated_at = ? WHERE id = ?",
+                     (utcnow(), utcnow(), job_id))
+
+
 def save_remote_state(conn, lease, state):
     """Remember what a remote provider needs to resume this job after a restart."""
     with transaction(conn):
@@ -140,15 +216,18 @@ def complete(conn, lease, result_key, result, before_commit=None):
     transaction (the worker renames the result file into place there). Returns True when
     this call completed the job."""
     with transaction(conn):
-        updated = conn.execute(
+        job = conn.execute(
             "UPDATE jobs SET state = 'completed', result_key = ?, result = ?, lease_token = NULL,"
             " lease_expires_at = NULL, updated_at = ?, finished_at = ?"
-            " WHERE id = ? AND lease_token = ? AND state = 'running'",
+            " WHERE id = ? AND lease_token = ? AND state = 'running' RETURNING options",
             (result_key, json.dumps(result), utcnow(), utcnow(), lease.job_id, lease.token)
-        ).rowcount
-        if updated and before_commit is not None:
+        ).fetchone()
+        if job is None:
+            return False
+        _schedule_webhook(conn, lease.job_id, job["options"], "job.completed")
+        if before_commit is not None:
             before_commit()
-    return bool(updated)
+    return True
 
 
 def fail(conn, lease, error_code, message, step=None, details=None):
@@ -165,7 +244,7 @@ def _fail_in_transaction(conn, job_id, token, error_code, message, step, details
         " lease_token = NULL, lease_expires_at = NULL, updated_at = ?, finished_at = ?"
         " WHERE id = ? AND state IN ('queued', 'running')"
         " AND (? IS NULL OR lease_token = ?)"
-        " RETURNING user_id, cost, provider",
+        " RETURNING user_id, cost, provider, options",
         (message, error_code, None, now, now, job_id, token, token)).fetchone()
     if job is None:
         return False
@@ -173,4 +252,11 @@ def _fail_in_transaction(conn, job_id, token, error_code, message, step, details
               "provider": job["provider"], **details}
     conn.execute("UPDATE jobs SET result = ? WHERE id = ?", (json.dumps(result), job_id))
     accounts.refund_job(conn, job["user_id"], job_id, job["cost"])
+    _schedule_webhook(conn, job_id, job["options"], "job.failed")
     return True
+
+
+def _schedule_webhook(conn, job_id, options_json, event):
+    url = json.loads(options_json or "{}").get("webhook_url")
+    if url:
+        webhooks.schedule_delivery(conn, job_id, url, event)

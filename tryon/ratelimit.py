@@ -8,9 +8,15 @@ from flask_limiter import Limiter
 
 from .api import rate_limit_bucket
 
+# Writes share the submit limit's setting, reads the status limit's; each endpoint counts
+# on its own.
 LIMITED_ENDPOINTS = {
     "api.submit": "RATE_LIMIT_SUBMIT",
+    "api.cancel": "RATE_LIMIT_SUBMIT",
+    "api.delete": "RATE_LIMIT_SUBMIT",
     "api.status": "RATE_LIMIT_STATUS",
+    "api.list_jobs": "RATE_LIMIT_STATUS",
+    "api.credits": "RATE_LIMIT_STATUS",
 }
 
 

@@ -1,10 +1,14 @@
 """Turning a submitted form into a queued job; shared by the API and the dashboard.
 
-Order matters for "loses nothing": both images are checked before anything is written,
-then stored, then the job row and its debit are inserted in one transaction; if that
-fails (402, or anything else) the stored images are deleted again.
+Order matters for "loses nothing": both images are read (uploaded, or fetched from a URL
+through the SSRF guard) and checked before anything is written, then stored, then the job
+row, its debit and its idempotency key are inserted in one transaction; if that fails
+(402, or anything else) the stored images are deleted again.
 """
+import hashlib
+import json
 import uuid
+from dataclasses import dataclass
 
 from flask import current_app
 
@@ -12,55 +16,203 @@ from . import accounts, errors, jobs
 from .db import get_db
 from .errors import ApiError
 from .images import ImageRejected, normalize
+from .safe_http import FetchFailed, UnsafeUrl
 from .storage import StorageError
 
 IMAGE_FIELDS = (("person_images", "person"), ("garment_images", "garment"))
+CATEGORIES = ("auto", "tops", "bottoms", "one-pieces")
+MAX_SEED = 2**32 - 1
+MAX_DESCRIPTION_LENGTH = 1000
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
-def submit_from_request(request, *, user_id, api_key_id=None):
-    """Validate, store and queue the request's images; return the new job id or raise ApiError."""
+@dataclass(frozen=True)
+class Submission:
+    job_id: str
+    replayed: bool      # True when an Idempotency-Key returned an earlier request's job
+
+
+@dataclass(frozen=True)
+class RawInput:
+    """One image field as sent: uploaded bytes, or a URL to fetch."""
+    field: str
+    label: str
+    data: bytes = b""
+    url: str = ""
+
+    def fingerprint(self):
+        return "url:" + self.url if self.url else "file:" + hashlib.sha256(self.data).hexdigest()
+
+
+def submit_from_request(request, *, user_id, api_key_id=None, base_url=None):
+    """Validate, store and queue the request's images; return a Submission or raise ApiError."""
     if request.mimetype != "multipart/form-data":
         raise ApiError(400, "Send the images as multipart/form-data with the fields "
                             "person_images and garment_images.")
-    images = {label: _normalized_upload(request, field, label) for field, label in IMAGE_FIELDS}
+    raw_inputs = [_raw_input(request, field, label) for field, label in IMAGE_FIELDS]
+    options = parse_options(request.form)
+    idempotency = _idempotency(request, raw_inputs, options)
+    if idempotency is not None:
+        earlier = _find_earlier(user_id, idempotency)
+        if earlier is not None:
+            return Submission(earlier, replayed=True)
+    images = {raw.label: _normalized(raw) for raw in raw_inputs}
     job_id = str(uuid.uuid4())
+    return _store_and_enqueue(job_id, images, options, user_id, api_key_id, base_url,
+                              idempotency)
+
+
+def _store_and_enqueue(job_id, images, options, user_id, api_key_id, base_url, idempotency):
     config = current_app.config
     store = current_app.extensions["tryon.store"]
     stored_keys = _store_inputs(store, job_id, images)
     try:
-        jobs.enqueue(get_db(), job_id=job_id, user_id=user_id, api_key_id=api_key_id,
-                     provider=config["PROVIDER"], person_key=stored_keys["person"],
-                     garment_key=stored_keys["garment"], cost=config["JOB_COST"])
+        standing_job = jobs.enqueue(
+            get_db(), job_id=job_id, user_id=user_id, api_key_id=api_key_id,
+            provider=config["PROVIDER"], person_key=stored_keys["person"],
+            garment_key=stored_keys["garment"], cost=config["JOB_COST"], options=options,
+            base_url=base_url, idempotency=idempotency)
     except accounts.InsufficientCredits:
         _delete_quietly(store, stored_keys.values())
         raise ApiError(402, f"Insufficient credits: a job costs {config['JOB_COST']} credit(s); "
                             f"your balance is {accounts.balance(get_db(), user_id)}.") from None
+    except jobs.IdempotencyConflict:
+        _delete_quietly(store, stored_keys.values())
+        raise _idempotency_conflict() from None
     except BaseException:
         _delete_quietly(store, stored_keys.values())
         raise
+    if standing_job != job_id:        # a concurrent retry with the same key got there first
+        _delete_quietly(store, stored_keys.values())
+        return Submission(standing_job, replayed=True)
     current_app.extensions["tryon.worker"].notify()
-    return job_id
+    return Submission(job_id, replayed=False)
 
 
-def _normalized_upload(request, field, label):
+# --- options -----------------------------------------------------------------------------
+
+def parse_options(form):
+    """The optional fields of a submit, checked; only those that were sent."""
+    options = {}
+    category = form.get("category")
+    if category is not None:
+        category = category.strip().lower()
+        if category not in CATEGORIES:
+            raise ApiError(400, f"category must be one of {', '.join(CATEGORIES)}.")
+        options["category"] = category
+    if form.get("seed") is not None:
+        options["seed"] = _seed(form["seed"])
+    if form.get("fast_mode") is not None:
+        options["fast_mode"] = _flag("fast_mode", form["fast_mode"])
+    description = form.get("garment_description")
+    if description is not None:
+        if len(description) > MAX_DESCRIPTION_LENGTH:
+            raise ApiError(400, f"garment_description is longer than {MAX_DESCRIPTION_LENGTH} "
+                                "characters.")
+        options["garment_description"] = description.strip()
+    webhook_url = form.get("webhook_url")
+    if webhook_url is not None:
+        options["webhook_url"] = _checked_webhook_url(webhook_url.strip())
+    return options
+
+
+def _seed(text):
+    try:
+        seed = int(text.strip())
+    except ValueError:
+        seed = -1
+    if not 0 <= seed <= MAX_SEED:
+        raise ApiError(400, f"seed must be a whole number from 0 to {MAX_SEED}.")
+    return seed
+
+
+def _flag(name, text):
+    value = text.strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise ApiError(400, f"{name} must be true or false.")
+    return value in _TRUE
+
+
+def _checked_webhook_url(url):
+    try:
+        current_app.extensions["tryon.http"].check_url(url)
+    except (UnsafeUrl, FetchFailed) as exc:
+        raise ApiError(400, f"webhook_url cannot be used: {exc}.") from None
+    return url
+
+
+# --- idempotency ---------------------------------------------------------------------------
+
+def _idempotency(request, raw_inputs, options):
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable():
+        raise ApiError(400, f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} "
+                            "printable characters.")
+    fingerprint = json.dumps([[raw.fingerprint() for raw in raw_inputs], options],
+                             sort_keys=True)
+    return key, hashlib.sha256(fingerprint.encode()).hexdigest()
+
+
+def _find_earlier(user_id, idempotency):
+    try:
+        return jobs.find_idempotent_job(get_db(), user_id, *idempotency)
+    except jobs.IdempotencyConflict:
+        raise _idempotency_conflict() from None
+
+
+def _idempotency_conflict():
+    return ApiError(422, "This Idempotency-Key was used in the last 24 hours for a different "
+                         "request; use a new key for a new request.", "IDEMPOTENCY_KEY_REUSED")
+
+
+# --- images ---------------------------------------------------------------------------------
+
+def _raw_input(request, field, label):
     files = request.files.getlist(field)
-    if not files:
-        text = request.form.get(field)
-        if text and text.strip().lower().startswith(("http://", "https://")):
-            raise ApiError(400, f"{field} must be an uploaded image file: public URLs are not "
-                                "supported yet.")
-        if text is not None:
-            raise ApiError(400, f"{field} must be an uploaded image file, not a text field.")
-        raise ApiError(400, f"Missing required field {field}: upload one {label} image file.")
     if len(files) > 1:
         raise ApiError(400, f"{field} takes exactly one image file; {len(files)} were sent.")
+    if files:
+        return RawInput(field, label, data=files[0].read())
+    texts = request.form.getlist(field)
+    if len(texts) > 1:
+        raise ApiError(400, f"{field} takes exactly one image; {len(texts)} were sent.")
+    if not texts:
+        raise ApiError(400, f"Missing required field {field}: upload one {label} image file "
+                            "or give its URL.")
+    text = texts[0].strip()
+    if not text.lower().startswith(("http://", "https://")):
+        raise ApiError(400, f"{field} must be an image file or an http(s) URL.")
+    if not current_app.config["ALLOW_URL_INPUTS"]:
+        raise ApiError(400, f"{field} must be an uploaded image file: URL inputs are turned off "
+                            "on this server (TRYON_ALLOW_URL_INPUTS).")
+    return RawInput(field, label, url=text)
+
+
+def _normalized(raw):
     config = current_app.config
+    data = _fetch(raw) if raw.url else raw.data
     try:
-        return normalize(files[0].read(), f"{field} ({label} image)",
-                         max_pixels=config["MAX_IMAGE_PIXELS"],
-                         min_side=config["MIN_IMAGE_SIDE"])
+        return normalize(data, f"{raw.field} ({raw.label} image)",
+                         max_pixels=config["MAX_IMAGE_PIXELS"], min_side=config["MIN_IMAGE_SIDE"])
     except ImageRejected as exc:
         raise ApiError(400, str(exc)) from None
+
+
+def _fetch(raw):
+    config = current_app.config
+    try:
+        data, content_type = current_app.extensions["tryon.http"].get(
+            raw.url, max_bytes=config["MAX_CONTENT_LENGTH"], timeout=config["URL_FETCH_TIMEOUT"])
+    except (UnsafeUrl, FetchFailed) as exc:
+        raise ApiError(400, f"{raw.field}: the URL could not be used: {exc}.") from None
+    if content_type and not content_type.lower().startswith(("image/", "application/octet-stream")):
+        raise ApiError(400, f"{raw.field}: the URL gave {content_type.split(';')[0]}, "
+                            "not an image.")
+    return data
 
 
 def _store_inputs(store, job_id, images):

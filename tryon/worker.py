@@ -18,12 +18,16 @@ from . import db, jobs
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
+RETENTION_SWEEP_SECONDS = 600
 
 
 class JobWorker:
-    def __init__(self, database_path, runner, *, threads, lease_seconds, max_attempts):
+    def __init__(self, database_path, runner, *, threads, lease_seconds, max_attempts,
+                 webhooks=None, retention=None):
         self._database_path = database_path
         self._runner = runner
+        self._webhooks = webhooks          # WebhookSender: due deliveries, every loop
+        self._retention = retention        # RetentionSweeper: every RETENTION_SWEEP_SECONDS
         self._threads = threads
         self._lease_seconds = lease_seconds
         self._max_attempts = max_attempts
@@ -41,6 +45,8 @@ class JobWorker:
         if self._dispatcher is not None or self._threads == 0:
             return
         self._stopping.clear()
+        if self._webhooks is not None:
+            self._webhooks.start()
         self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="tryon-job")
         self._dispatcher = threading.Thread(target=self._dispatch_loop, name="tryon-dispatcher",
                                             daemon=True)
@@ -55,6 +61,8 @@ class JobWorker:
         self._wake.set()
         self._dispatcher.join(timeout)
         self._executor.shutdown(wait=True, cancel_futures=True)
+        if self._webhooks is not None:
+            self._webhooks.stop()
         self._dispatcher = None
         log.info("worker stopped")
 
@@ -73,14 +81,18 @@ class JobWorker:
     def _dispatch_loop(self):
         self._runner.warm_up()
         conn = db.connect(self._database_path)
-        next_maintenance = 0.0
+        next_maintenance = next_sweep = 0.0
         try:
             while not self._stopping.is_set():
                 self._wake.clear()
                 if time.monotonic() >= next_maintenance:
                     self._maintain(conn)
                     next_maintenance = time.monotonic() + self._maintenance_interval()
+                if time.monotonic() >= next_sweep:
+                    self._sweep(conn)
+                    next_sweep = time.monotonic() + RETENTION_SWEEP_SECONDS
                 self._claim_while_free(conn)
+                self._send_webhooks(conn)
                 self._wake.wait(min(POLL_SECONDS, self._maintenance_interval()))
         except Exception:
             log.exception("dispatcher crashed; jobs will wait for a restart")
@@ -102,6 +114,22 @@ class JobWorker:
                 log.warning("recovered interrupted jobs: requeued %s, gave up %s", requeued, failed)
         except Exception:
             log.exception("queue maintenance failed; retrying at the next round")
+
+    def _sweep(self, conn):
+        if self._retention is None:
+            return
+        try:
+            self._retention.sweep(conn)
+        except Exception:
+            log.exception("retention sweep failed; retrying at the next round")
+
+    def _send_webhooks(self, conn):
+        if self._webhooks is None:
+            return
+        try:
+            self._webhooks.send_due(conn)
+        except Exception:
+            log.exception("sending webhooks failed; retrying at the next round")
 
     def _claim_while_free(self, conn):
         while not self._stopping.is_set() and self._free_slots.acquire(blocking=False):

@@ -1,0 +1,230 @@
+"""Optional submit fields, Idempotency-Key and URL inputs (with the SSRF guard)."""
+import io
+import json
+import threading
+
+import pytest
+
+from tryon import accounts, db, jobs
+from tryon.safe_http import AddressPolicy, SafeHttp, UnsafeUrl
+from tests.conftest import auth, submit
+from tests.fakes import make_image_bytes
+from tests.image_server import LocalHttpServer
+
+
+def post(client, key, data, headers=None):
+    return client.post("/api/v1/tryon", data=data, headers={**auth(key), **(headers or {})},
+                       content_type="multipart/form-data")
+
+
+def form(**extra):
+    return {"person_images": (io.BytesIO(make_image_bytes()), "p.jpg"),
+            "garment_images": (io.BytesIO(make_image_bytes(color=(1, 2, 200))), "g.jpg"), **extra}
+
+
+def stored_options(app, job_id):
+    conn = db.connect(app.config["DATABASE"])
+    try:
+        return json.loads(jobs.get(conn, job_id)["options"])
+    finally:
+        conn.close()
+
+
+# --- options ---------------------------------------------------------------------------
+
+def test_options_are_stored_with_the_job(app, client, make_user):
+    _, key = make_user()
+    response = post(client, key, form(category="Tops", seed="7", fast_mode="true",
+                                      garment_description="red cotton tee"))
+    assert response.status_code == 202
+    assert stored_options(app, response.get_json()["jobId"]) == {
+        "category": "tops", "seed": 7, "fast_mode": True, "garment_description": "red cotton tee"}
+
+
+@pytest.mark.parametrize("field, value, allowed", [
+    ("category", "hats", "auto, tops, bottoms, one-pieces"),
+    ("seed", "-1", "0 to 4294967295"),
+    ("seed", "lucky", "0 to 4294967295"),
+    ("fast_mode", "maybe", "true or false"),
+    ("garment_description", "x" * 1001, "1000"),
+])
+def test_bad_option_values_are_400_naming_what_is_allowed(client, make_user, field, value, allowed):
+    _, key = make_user()
+    response = post(client, key, form(**{field: value}))
+    assert response.status_code == 400
+    assert allowed in response.get_json()["error"]
+
+
+def test_private_webhook_url_is_refused_at_submit(client, make_user):
+    _, key = make_user()
+    for url in ("http://169.254.169.254/latest", "http://10.0.0.8/hook", "ftp://example.com/x",
+                "http://user:pw@example.com/"):
+        response = post(client, key, form(webhook_url=url))
+        assert response.status_code == 400, url
+        assert "webhook_url" in response.get_json()["error"]
+
+
+# --- idempotency -----------------------------------------------------------------------
+
+def test_retried_submit_returns_the_same_job_and_charges_once(app, client, make_user):
+    user_id, key = make_user(credits=5)
+    person, garment = make_image_bytes(), make_image_bytes(color=(9, 9, 9))
+
+    def send():
+        return post(client, key, {"person_images": (io.BytesIO(person), "p.jpg"),
+                                   "garment_images": (io.BytesIO(garment), "g.jpg")},
+                    headers={"Idempotency-Key": "order-42"})
+
+    first, second = send(), send()
+    assert first.status_code == second.status_code == 202
+    assert first.get_json() == second.get_json()
+    assert second.headers["Idempotent-Replayed"] == "true"
+    conn = db.connect(app.config["DATABASE"])
+    assert accounts.balance(conn, user_id) == 4
+    assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 1
+    conn.close()
+
+
+def test_same_key_different_request_is_422(client, make_user):
+    _, key = make_user()
+    assert post(client, key, form(), headers={"Idempotency-Key": "k1"}).status_code == 202
+    response = post(client, key, form(seed="3"), headers={"Idempotency-Key": "k1"})
+    assert response.status_code == 422
+    assert response.get_json()["errorCode"] == "IDEMPOTENCY_KEY_REUSED"
+
+
+def test_keys_are_per_user(client, make_user):
+    _, first_key = make_user()
+    _, second_key = make_user()
+    one = post(client, first_key, form(), headers={"Idempotency-Key": "same"}).get_json()
+    two = post(client, second_key, form(), headers={"Idempotency-Key": "same"}).get_json()
+    assert one["jobId"] != two["jobId"]
+
+
+def test_parallel_retries_create_one_job(make_app, make_user):
+    app = make_app()
+    user_id, key = make_user(credits=5)
+    person = make_image_bytes()
+    barrier = threading.Barrier(6)
+    bodies = []
+
+    def send():
+        client = app.test_client()
+        barrier.wait()
+        response = post(client, key, {"person_images": (io.BytesIO(person), "p.jpg"),
+                                      "garment_images": (io.BytesIO(person), "g.jpg")},
+                        headers={"Idempotency-Key": "race"})
+        bodies.append((response.status_code, response.get_json()["jobId"]))
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    [t.start() for t in threads]
+    [t.join(30) for t in threads]
+    assert {code for code, _ in bodies} == {202} and len({job for _, job in bodies}) == 1
+    conn = db.connect(app.config["DATABASE"])
+    assert accounts.balance(conn, user_id) == 4
+    conn.close()
+    stored = [p for p in app.extensions["tryon.store"].root.rglob("*") if p.is_file()]
+    assert len(stored) == 2        # the losers' images were deleted
+
+
+def test_bad_idempotency_key_is_400(client, make_user):
+    _, key = make_user()
+    assert post(client, key, form(), headers={"Idempotency-Key": "x" * 300}).status_code == 400
+
+
+# --- URL inputs ------------------------------------------------------------------------
+
+@pytest.fixture
+def image_server():
+    server = LocalHttpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def url_app(make_app):
+    return make_app(URL_INPUT_ALLOW="127.0.0.1", URL_FETCH_TIMEOUT=5)
+
+
+def test_url_inputs_are_fetched(url_app, make_user, image_server):
+    image_server.add("/person.jpg", make_image_bytes())
+    image_server.add("/moved", headers={"Location": "/person.jpg"}, status=302)
+    _, key = make_user()
+    response = post(url_app.test_client(), key, {
+        "person_images": image_server.url + "/person.jpg",
+        "garment_images": image_server.url + "/moved"})
+    assert response.status_code == 202, response.get_json()
+
+
+@pytest.mark.parametrize("path, route, reason", [
+    ("/missing.jpg", None, "HTTP 404"),
+    ("/page", (b"<html>", 200, {"Content-Type": "text/html"}), "not an image"),
+    ("/fake.jpg", (b"not really a jpeg", 200, {"Content-Type": "image/jpeg"}), "JPEG, PNG or WebP"),
+    ("/loop", (b"", 302, {"Location": "/loop"}), "redirects"),
+])
+def test_unusable_urls_are_400_with_the_reason(url_app, make_user, image_server, path, route,
+                                               reason):
+    if route:
+        body, status, headers = route
+        image_server.add(path, body, status, headers)
+    image_server.add("/ok.jpg", make_image_bytes())
+    _, key = make_user()
+    response = post(url_app.test_client(), key, {"person_images": image_server.url + path,
+                                                 "garment_images": image_server.url + "/ok.jpg"})
+    assert response.status_code == 400
+    assert reason in response.get_json()["error"]
+
+
+def test_too_large_download_is_refused(make_app, make_user, image_server):
+    app = make_app(URL_INPUT_ALLOW="127.0.0.1", MAX_UPLOAD_MB=0.05)
+    image_server.add("/big.jpg", make_image_bytes(size=(1500, 1500), quality=100))
+    _, key = make_user()
+    response = post(app.test_client(), key, {"person_images": image_server.url + "/big.jpg",
+                                             "garment_images": image_server.url + "/big.jpg"})
+    assert response.status_code == 400 and "larger than" in response.get_json()["error"]
+
+
+def test_loopback_urls_are_refused_without_the_allow_list(client, make_user, image_server):
+    image_server.add("/person.jpg", make_image_bytes())
+    _, key = make_user()
+    response = post(client, key, {"person_images": image_server.url + "/person.jpg",
+                                  "garment_images": image_server.url + "/person.jpg"})
+    assert response.status_code == 400
+    assert "non-public address" in response.get_json()["error"]
+
+
+def test_redirect_to_a_private_address_is_refused(make_app, make_user, image_server):
+    # The first hop is allowed (127.0.0.1 is trusted here); the redirect target is not.
+    app = make_app(URL_INPUT_ALLOW="127.0.0.1/32")
+    image_server.add("/hop", headers={"Location": "http://169.254.169.254/latest/meta-data"},
+                     status=302)
+    _, key = make_user()
+    response = post(app.test_client(), key, {"person_images": image_server.url + "/hop",
+                                             "garment_images": image_server.url + "/hop"})
+    assert response.status_code == 400
+    assert "169.254.169.254" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1/", "http://localhost/", "http://2130706433/", "http://0x7f000001/",
+    "http://0177.0.0.1/", "http://127.1/", "http://[::1]/", "http://[::ffff:127.0.0.1]/",
+    "http://[::ffff:7f00:1]/", "http://10.1.2.3/", "http://172.16.0.1/", "http://192.168.1.1/",
+    "http://169.254.169.254/", "http://100.64.0.1/", "http://224.0.0.1/", "http://0.0.0.0/",
+    "http://[fe80::1]/", "http://[fc00::1]/", "http://[2002:7f00:1::1]/",
+    "http://[64:ff9b::a9fe:a9fe]/", "http://255.255.255.255/", "http://198.18.0.1/",
+])
+def test_guard_refuses_every_spelling_of_a_private_address(url):
+    with pytest.raises(UnsafeUrl):
+        SafeHttp(AddressPolicy()).check_url(url)
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://x/", "http:///nohost",
+                                 "http://a:b@8.8.8.8/", "http://8.8.8.8:99999/"])
+def test_guard_refuses_malformed_urls(url):
+    with pytest.raises(UnsafeUrl):
+        SafeHttp(AddressPolicy()).check_url(url)
+
+
+def test_guard_allows_public_addresses_and_the_allow_list():
+    assert SafeHttp(AddressPolicy()).check_url("http://8.8.8.8/x") == "8.8.8.8"
+    assert SafeHttp(AddressPolicy("10.0.0.0/8")).check_url("http://10.1.2.3/") == "10.1.2.3"

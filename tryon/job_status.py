@@ -1,0 +1,86 @@
+"""The status document of a job: the documented fields, for the API, webhooks and pages.
+
+It depends on no request, so the worker can render it for a webhook: the caller passes the
+absolute base URL that `imageUrl` starts with.
+"""
+import base64
+import json
+
+from . import errors, jobs
+from .storage import StorageError
+
+PUBLIC_STATUS = {"queued": "processing", "running": "processing",
+                 "completed": "completed", "failed": "failed"}
+
+
+class StatusRenderer:
+    def __init__(self, store, signer, delivery, retention_days):
+        self.store = store
+        self.signer = signer
+        self.delivery = delivery            # "url" | "base64" | "both"
+        self.retention_days = retention_days
+
+    def render(self, conn, job, base_url, *, with_base64=True, with_queue_position=True):
+        body = {"jobId": job["id"], "status": PUBLIC_STATUS[job["state"]]}
+        if job["state"] in ("queued", "running"):
+            body.update(self._processing_fields(conn, job, with_queue_position))
+        elif job["images_deleted_at"]:
+            body.update(self._deleted_images_fields(job))
+        elif job["state"] == "completed":
+            body.update(self._completed_fields(job, base_url, with_base64))
+        else:
+            body.update(failed_fields(_result(job), job["error"], job["error_code"]))
+        body["createdAt"] = job["created_at"]
+        body["updatedAt"] = job["updated_at"]
+        return body
+
+    def _processing_fields(self, conn, job, with_queue_position):
+        if job["state"] == "queued":
+            if not with_queue_position:
+                return {"message": "Job is queued.", "result": {"stage": "queued"}}
+            position, length = jobs.queue_position(conn, job)
+            return {"message": f"Job is queued: position {position} of {length}.",
+                    "result": {"stage": "queued", "queuePosition": position}}
+        message = "Job is generating the try-on image."
+        if job["attempts"] > 1:
+            message = f"Job is generating the try-on image (attempt {job['attempts']})."
+        return {"message": message, "result": {"stage": "generating", "attempt": job["attempts"]}}
+
+    def _completed_fields(self, job, base_url, with_base64):
+        result = _result(job)
+        key = job["result_key"]
+        if not self.store.exists(key):
+            return failed_fields({**result, "step": "deliver_result"},
+                                 "The job completed but its result image is no longer available.",
+                                 errors.RESULT_UNAVAILABLE)
+        fields = {"result": result}
+        if self.delivery in ("url", "both"):
+            image_url = base_url.rstrip("/") + self.signer.signed_path(key)
+            fields["imageUrl"] = image_url
+            fields["resultImageUrl"] = image_url  # the name the documented examples read
+        if self.delivery in ("base64", "both") and with_base64:
+            try:
+                fields["imageBase64"] = base64.b64encode(self.store.read(key)).decode("ascii")
+            except StorageError:
+                return failed_fields({**result, "step": "deliver_result"},
+                                     "The result image could not be read.",
+                                     errors.RESULT_UNAVAILABLE)
+        return fields
+
+    def _deleted_images_fields(self, job):
+        message = (f"The images of this job were deleted after {self.retention_days} days "
+                   "(TRYON_RETENTION_DAYS).")
+        result = {**_result(job), "imagesDeleted": True, "imagesDeletedAt": job["images_deleted_at"]}
+        fields = {"message": message, "result": result}
+        if job["state"] == "failed":
+            fields.update(error=job["error"], errorCode=job["error_code"])
+        return fields
+
+
+def failed_fields(result, message, error_code):
+    result = {**result, "error": message, "errorCode": error_code}
+    return {"status": "failed", "error": message, "errorCode": error_code, "result": result}
+
+
+def _result(job):
+    return json.loads(job["result"] or "{}")
