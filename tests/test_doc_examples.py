@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from tests.fakes import make_image_bytes
+from tests.image_server import LocalHttpServer
 from tests.live import LiveServer
 
 EXAMPLES = Path(__file__).parent / "doc_examples"
@@ -17,7 +18,8 @@ DOMAIN = "https://your-domain.com"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    live = LiveServer(tmp_path_factory.mktemp("docs"), WORKERS=1).start()
+    live = LiveServer(tmp_path_factory.mktemp("docs"), WORKERS=1,
+                      URL_INPUT_ALLOW="127.0.0.1").start()
     yield live
     live.stop()
 
@@ -64,3 +66,24 @@ def test_curl_example_works(server, photos):
     status = run(status_cmd, submitted["jobId"])
     assert status["jobId"] == submitted["jobId"]
     assert status["status"] in ("processing", "completed")
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_javascript_example_works_unchanged_with_url_inputs(server):
+    _, key = server.create_user("js-example@example.com", credits=5)
+    images = LocalHttpServer().start()
+    try:
+        images.add("/person.jpg", make_image_bytes())
+        images.add("/garment.jpg", make_image_bytes(color=(200, 30, 30)))
+        source = (EXAMPLES / "generate_tryon.js").read_text().replace(DOMAIN, server.url)
+        call = (f"\ngenerateTryOn({json.dumps(key)}, {json.dumps(images.url + '/person.jpg')}, "
+                f"{json.dumps(images.url + '/garment.jpg')})"
+                ".then(url => console.log(url), err => { console.error(err); process.exit(1); });\n")
+        result = subprocess.run(["node", "-e", source + call], capture_output=True, text=True,
+                                timeout=60)
+    finally:
+        images.stop()
+    assert result.returncode == 0, result.stderr
+    result_url = result.stdout.strip()
+    assert result_url.startswith(server.url + "/files/results/")
+    assert requests.get(result_url, timeout=10).status_code == 200
