@@ -10,7 +10,7 @@ PORT ?= 5000
 
 run: install models
 	$(VENV)/bin/gunicorn --workers 1 --threads 8 --bind $(HOST):$(PORT) \
-		--timeout 120 --graceful-timeout 30 --access-logfile - wsgi:app
+		--timeout 120 --graceful-timeout 30 wsgi:app
 
 test: install-test models
 	$(PY) -m pytest

@@ -9,6 +9,7 @@ from flask import Flask
 from . import config as settings
 from . import db, jobs
 from .job_status import StatusRenderer
+from .metrics import Metrics
 from .processing import JobRunner
 from .providers import UnknownProvider, default_registry
 from .retention import RetentionSweeper
@@ -81,7 +82,8 @@ def _init_services(app):
     config = app.config
     store = ObjectStore(os.path.join(app.instance_path, "objects"))
     providers = default_registry(config)
-    runner = JobRunner(store, providers, config)
+    app.extensions["tryon.metrics"] = Metrics()
+    runner = JobRunner(store, providers, config, app.extensions["tryon.metrics"])
     app.extensions["tryon.store"] = store
     app.extensions["tryon.signer"] = UrlSigner(config["SECRET_KEY"], config["RESULT_URL_TTL"])
     app.extensions["tryon.providers"] = providers
@@ -99,11 +101,14 @@ def _init_services(app):
 
 
 def _register_web(app):
-    from . import api, cli, errors, files, health, ratelimit
+    from . import api, backup, cli, errors, files, health, metrics, ratelimit, security
 
     db.init_app(app)
     cli.init_app(app)
+    backup.init_app(app)
     errors.register_error_handlers(app)
+    metrics.init_app(app)
+    security.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(files.bp)
     app.register_blueprint(health.bp)

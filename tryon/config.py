@@ -68,6 +68,9 @@ SETTINGS = (
     Setting("WEBHOOK_RETRY_SECONDS", "10,30,60,120,300,600,1200,1800,1800", str,
             "Waits between webhook delivery attempts (comma-separated seconds); the default "
             "retries for about 1 h 40 min."),
+    Setting("METRICS_TOKEN", None, str,
+            "Bearer token that /metrics requires; unset, /metrics answers only direct requests "
+            "from this machine."),
     Setting("RATE_LIMIT_SUBMIT", "60 per minute", str,
             "Submit limit per API key (flask-limiter syntax, e.g. '10/second;500/hour')."),
     Setting("RATE_LIMIT_STATUS", "600 per minute", str, "Status-poll limit per API key."),

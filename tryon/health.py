@@ -8,6 +8,12 @@ from .providers import UnknownProvider
 bp = Blueprint("health", __name__)
 
 
+@bp.get("/livez")
+def livez():
+    """Is the process serving requests? No database, no locks: for load balancers."""
+    return {"status": "ok"}
+
+
 @bp.get("/healthz")
 def healthz():
     checks = {"database": _database(), "worker": _worker(), "provider": _provider()}

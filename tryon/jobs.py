@@ -105,6 +105,11 @@ def count_in_state(conn, state):
     return conn.execute("SELECT COUNT(*) FROM jobs WHERE state = ?", (state,)).fetchone()[0]
 
 
+def counts_by_state_and_provider(conn):
+    return {(row["state"], row["provider"]): row["n"] for row in conn.execute(
+        "SELECT state, provider, COUNT(*) AS n FROM jobs GROUP BY state, provider")}
+
+
 def counts_by_state(conn):
     return {row["state"]: row["n"] for row in conn.execute(
         "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")}

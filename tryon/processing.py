@@ -26,10 +26,11 @@ STORED_RESULT_FORMATS = {"PNG": "png", "JPEG": "jpg"}
 class JobRunner:
     """Runs claimed jobs; one instance shared by the worker threads (it keeps no job state)."""
 
-    def __init__(self, store, providers, config):
+    def __init__(self, store, providers, config, metrics=None):
         self.store = store
         self.providers = providers
         self.config = config
+        self.metrics = metrics
 
     def warm_up(self):
         """Prepare the configured provider (e.g. load models) before the first job needs it."""
@@ -40,18 +41,23 @@ class JobRunner:
 
     def run(self, conn, job, lease):
         started = time.monotonic()
+        outcome = "completed"
         try:
             self._run(conn, job, lease, started)
         except JobFailure as failure:
+            outcome = "failed"
             log.info("job %s failed at %s: %s %s", job["id"], failure.step, failure.error_code,
                      failure.message)
             jobs.fail(conn, lease, failure.error_code, failure.message, failure.step,
                       failure.details)
         except Exception:
+            outcome = "failed"
             log.exception("job %s: unexpected error", job["id"])
             jobs.fail(conn, lease, errors.INTERNAL_ERROR,
                       "An unexpected internal error occurred while processing the job.",
                       step="internal")
+        if self.metrics is not None:
+            self.metrics.observe_job(job["provider"], outcome, time.monotonic() - started)
 
     def _run(self, conn, job, lease, started):
         provider = self._provider(job)

@@ -1,0 +1,25 @@
+"""Security headers on every response.
+
+The API and /files/ never render HTML, so they get the strictest policy; the dashboard's
+pages get a content security policy that allows only our own scripts, styles and images.
+"""
+from flask import request
+
+API_POLICY = "default-src 'none'; frame-ancestors 'none'"
+PAGE_POLICY = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+               "script-src 'self'; connect-src 'self'; form-action 'self'; "
+               "frame-ancestors 'none'; base-uri 'self'; object-src 'none'")
+
+
+def _add_headers(response):
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    machine_facing = request.path.startswith(("/api/", "/files/", "/metrics", "/healthz"))
+    headers.setdefault("Content-Security-Policy", API_POLICY if machine_facing else PAGE_POLICY)
+    return response
+
+
+def init_app(app):
+    app.after_request(_add_headers)
