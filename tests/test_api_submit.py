@@ -283,3 +283,17 @@ def test_storage_failure_at_submit_is_507_and_charges_nothing(app, client, make_
     assert_error(submit(client, key), 507, "STORAGE_FAILED")
     assert accounts.balance(conn, user_id) == 1
     assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
+
+
+def test_lazy_memory_storage_expires_windows():
+    from tryon.ratelimit import LazyMemoryStorage
+    storage = LazyMemoryStorage("tryon-memory://")
+    assert storage.incr("k", expiry=0.05) == 1
+    assert storage.incr("k", expiry=0.05) == 2
+    assert storage.get("k") == 2
+    import time
+    time.sleep(0.06)            # the window is 50 ms long; this waits it out, not for luck
+    assert storage.get("k") == 0
+    assert storage.incr("k", expiry=0.05) == 1
+    storage.clear("k")
+    assert storage.get("k") == 0

@@ -3,7 +3,7 @@ import uuid
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 
-from . import accounts, jobs, submissions
+from . import accounts, jobs, ratelimit, submissions
 from .db import get_db
 from .errors import ApiError, error_response
 
@@ -40,9 +40,11 @@ def _presented_key():
     return api_key.strip() if api_key is not None else None
 
 
-def rate_limit_bucket():
-    """Rate limits count per authenticated key (never per raw header value)."""
-    return f"api-key:{current_api_key().id}"
+@bp.before_request
+def authenticate_and_limit():
+    """Every API endpoint needs a key; each key has its own rate limit per endpoint."""
+    key = current_api_key()
+    ratelimit.check_api_limit(request.endpoint, key.id)
 
 
 # --- submit ----------------------------------------------------------------------------

@@ -33,10 +33,30 @@ SETTINGS = (
             "Absolute base of the URLs we hand out (imageUrl), e.g. https://tryon.example.com. "
             "Default: the request's own scheme and host."),
     Setting("PROVIDER", "local", str,
-            "Generation provider: local (built-in offline engine) or another registered provider."),
+            "Generation provider: local (built-in offline engine), fashn, replicate, fal or http "
+            "(remote providers, see the README)."),
     Setting("MODELS_DIR", None, str,
             "Folder of the local engine's model files. Default: tryon/engine/models "
             "(filled by `python -m tryon.engine.fetch_models`)."),
+    Setting("PROVIDER_TIMEOUT", 600, float,
+            "Seconds a remote provider may take for one job (submission, polling and download) "
+            "before the job fails with GENERATION_FAILED.", minimum=1),
+    Setting("FASHN_API_KEY", None, str, "API key of the fashn provider (FASHN API)."),
+    Setting("FASHN_BASE_URL", "https://api.fashn.ai", str, "FASHN API base URL."),
+    Setting("FASHN_MODEL", "tryon-v1.6", str, "FASHN model_name."),
+    Setting("REPLICATE_API_TOKEN", None, str, "API token of the replicate provider."),
+    Setting("REPLICATE_BASE_URL", "https://api.replicate.com", str, "Replicate API base URL."),
+    Setting("REPLICATE_VERSION",
+            "0513734a452173b8173e907e3a59d19a36266e55b48528559432bd21c7d7e985", str,
+            "Version id of the IDM-VTON model (cuuupid/idm-vton) on Replicate."),
+    Setting("FAL_KEY", None, str, "API key of the fal provider (fal.ai)."),
+    Setting("FAL_BASE_URL", "https://queue.fal.run", str, "fal.ai queue API base URL."),
+    Setting("FAL_MODEL", "fal-ai/kling/v1-5/kolors-virtual-try-on", str,
+            "fal.ai try-on model: Kolors, Leffa, CatVTON or FASHN (see the README)."),
+    Setting("HTTP_PROVIDER_URL", None, str,
+            "Base URL of your own model server for the http provider (README: Remote providers)."),
+    Setting("HTTP_PROVIDER_TOKEN", None, str,
+            "Bearer token sent to your model server (unset: no Authorization header)."),
     Setting("WORKERS", 2, int, "Worker threads that run generation jobs.", minimum=0),
     Setting("JOB_COST", 1, int, "Credits one job costs.", minimum=0),
     Setting("JOB_LEASE_SECONDS", 30, float,
@@ -74,8 +94,16 @@ SETTINGS = (
     Setting("RATE_LIMIT_SUBMIT", "60 per minute", str,
             "Submit limit per API key (flask-limiter syntax, e.g. '10/second;500/hour')."),
     Setting("RATE_LIMIT_STATUS", "600 per minute", str, "Status-poll limit per API key."),
-    Setting("RATE_LIMIT_STORAGE_URI", "memory://", str,
-            "Where rate-limit counters live (memory:// suits the single-process deployment)."),
+    Setting("RATE_LIMIT_STORAGE_URI", "tryon-memory://", str,
+            "Where rate-limit counters live: tryon-memory:// (in this process, fits the "
+            "single-process deployment) or any flask-limiter storage URI (e.g. redis://)."),
+    Setting("ALLOW_SIGNUP", False, bool,
+            "Let anyone create an account on the dashboard's sign-up page. The first account "
+            "(which becomes the admin) can always sign up."),
+    Setting("SIGNUP_CREDITS", 10, int, "Credits a new account gets at sign-up.", minimum=0),
+    Setting("LOGIN_RATE_LIMIT", "5 per minute;20 per hour", str,
+            "Failed dashboard logins allowed per client address and email (flask-limiter "
+            "syntax); further attempts get 429."),
 )
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -6,6 +6,7 @@ that two writers never deadlock half-way through: the second waits (busy timeout
 """
 import fcntl
 import sqlite3
+import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import resources
@@ -21,7 +22,10 @@ def connect(path):
     """Open a connection configured the way all our code expects."""
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode = WAL")
+    # WAL lets readers run while a writer writes. The mode is stored in the database file,
+    # so it is set once; asking again on every connection would cost a lock per request.
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        conn.execute("PRAGMA journal_mode = WAL")
     # NORMAL with WAL survives a killed process (kill -9) without losing committed data;
     # only a power cut can lose the last transactions, never corrupt the database.
     conn.execute("PRAGMA synchronous = NORMAL")
@@ -29,16 +33,34 @@ def connect(path):
     return conn
 
 
+class ThreadConnections:
+    """One open connection per thread, reused across that thread's requests.
+
+    Opening a connection (and its pragmas) costs more than a status request's queries, so
+    request threads keep theirs. A connection is only ever used by the thread that made it.
+    """
+
+    def __init__(self, path):
+        self._path = path
+        self._local = threading.local()
+
+    def get(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self._path)
+        return conn
+
+
 def get_db():
     if "db" not in g:
-        g.db = connect(current_app.config["DATABASE"])
+        g.db = current_app.extensions["tryon.connections"].get()
     return g.db
 
 
 def close_db(exc=None):
     db = g.pop("db", None)
-    if db is not None:
-        db.close()
+    if db is not None and db.in_transaction:
+        db.execute("ROLLBACK")   # never hand an open transaction to the thread's next request
 
 
 @contextmanager
@@ -121,5 +143,6 @@ def init_db_command():
 
 
 def init_app(app):
+    app.extensions["tryon.connections"] = ThreadConnections(app.config["DATABASE"])
     app.teardown_appcontext(close_db)
     app.cli.add_command(init_db_command)

@@ -116,6 +116,12 @@ def _count_and_log(response):
     route = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
     current_app.extensions["tryon.metrics"].count_request(route, request.method,
                                                           response.status_code)
+    if access_log.isEnabledFor(logging.INFO):
+        _log_request(route, response)
+    return response
+
+
+def _log_request(route, response):
     elapsed_ms = (time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000
     entry = {"method": request.method, "path": request.path, "route": route,
              "status": response.status_code, "ms": round(elapsed_ms, 1),
@@ -127,7 +133,6 @@ def _count_and_log(response):
     if api_key is not None:
         entry["key"] = api_key.prefix          # the display prefix only, never the key
     access_log.info(json.dumps(entry, separators=(",", ":")))
-    return response
 
 
 def _job_id_of(response):

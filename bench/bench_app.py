@@ -1,0 +1,30 @@
+"""The app the service benchmarks run: wsgi.py's app plus an `instant` provider and a bare
+upload endpoint (parses the multipart body, nothing else) to compare submits against."""
+from flask import jsonify, request
+
+from tryon import create_app
+from tryon.providers import GenerationResult, Provider
+
+
+class InstantProvider(Provider):
+    """Returns the person image at once: what remains is the service's own overhead."""
+    name = "instant"
+
+    def generate(self, request, context):
+        return GenerationResult(image=request.person.data)
+
+
+def build():
+    app = create_app()
+    app.extensions["tryon.providers"].register("instant", lambda config: InstantProvider())
+
+    @app.post("/bench/upload")
+    def bare_upload():
+        sizes = {name: len(f.read()) for name, f in request.files.items()}
+        return jsonify(sizes), 202
+
+    app.extensions["tryon.worker"].start()
+    return app
+
+
+app = build()

@@ -1,0 +1,86 @@
+"""Status polling throughput: GET /api/v1/tryon/status/{id} (auth, rate limiter, database,
+signed URL) against the bare JSON endpoint /livez of the same server process, with the same
+load generator (wrk, 16 connections) in the same run. Target: ratio >= 0.75.
+
+    .venv/bin/python bench/bench_status.py [--seconds 10] [--jobs 1000]
+
+--jobs fills the database with that many finished jobs first (see bench_growth.py for the
+1 000 vs 1 000 000 comparison).
+"""
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.service import BenchServer, multipart_body, need, photo_jpeg  # noqa: E402
+
+import requests  # noqa: E402
+
+
+def wrk(url, seconds, headers=(), connections=16):
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for header in headers:
+        command += ["-H", header]
+    out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rate, "p50": _percentile(out, "50"), "p99": _percentile(out, "99"),
+            "errors": int(non_2xx.group(1)) if non_2xx else 0}
+
+
+def _percentile(out, which):
+    value, unit = re.search(rf"^\s+{which}%\s+([\d.]+)(us|ms|s)", out, re.M).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+
+def submit_one(server, key, wait=True):
+    body, content_type = multipart_body({"person_images": ("p.jpg", photo_jpeg(60)),
+                                         "garment_images": ("g.jpg", photo_jpeg(60, seed=1))})
+    response = requests.post(server.url + "/api/v1/tryon", data=body, timeout=30, headers={
+        "Authorization": f"Bearer {key}", "Content-Type": content_type})
+    job_id = response.json()["jobId"]
+    deadline = time.monotonic() + 30
+    while wait and time.monotonic() < deadline:
+        status = requests.get(f"{server.url}/api/v1/tryon/status/{job_id}", timeout=5,
+                              headers={"Authorization": f"Bearer {key}"}).json()["status"]
+        if status != "processing":
+            break
+        time.sleep(0.05)
+    return job_id
+
+
+def measure(server, key, job_id, seconds):
+    bare = wrk(server.url + "/livez", seconds)
+    status = wrk(f"{server.url}/api/v1/tryon/status/{job_id}", seconds,
+                 headers=[f"Authorization: Bearer {key}"])
+    return bare, status
+
+
+def report(bare, status, label=""):
+    print(f"{'endpoint':<34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for name, row in (("/livez (bare JSON, baseline)", bare),
+                      ("/api/v1/tryon/status/{id}" + label, status)):
+        print(f"{name:<34}{row['rps']:>9.0f}{row['p50']:>9.2f}{row['p99']:>9.2f}{row['errors']:>8}")
+    print(f"ratio status / bare: {status['rps'] / bare['rps']:.2f} (target >= 0.75)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    need("wrk")
+    with tempfile.TemporaryDirectory() as tmp, BenchServer(tmp, WORKERS=2) as server:
+        key = server.create_key("bench@example.com", credits=10)
+        job_id = submit_one(server, key)
+        requests.get(server.url + "/livez")            # warm up both paths
+        bare, status = measure(server, key, job_id, args.seconds)
+        report(bare, status, " (completed)")
+
+
+if __name__ == "__main__":
+    main()

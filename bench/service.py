@@ -1,0 +1,140 @@
+"""Shared pieces of the service benchmarks: a real gunicorn server on a fresh instance, an
+instant provider, users and keys, and photo-sized test images.
+
+    from bench.service import BenchServer
+    with BenchServer(tmp, WORKERS=2) as server: ...
+
+The server is the production entry (gunicorn, one process, 8 threads) running
+bench/bench_app.py, which is wsgi.py plus an `instant` provider (it returns the person
+image as it is, so what is measured is our own overhead).
+"""
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tryon import accounts, db  # noqa: E402
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class BenchServer:
+    def __init__(self, instance_path, threads=8, **settings):
+        self.instance_path = Path(instance_path)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.threads = threads
+        self.env = {**os.environ, "TRYON_INSTANCE_PATH": str(self.instance_path),
+                    "TRYON_PROVIDER": "instant", "TRYON_SECRET_KEY": "bench",
+                    "TRYON_RATE_LIMIT_SUBMIT": "1000000 per minute",
+                    "TRYON_RATE_LIMIT_STATUS": "10000000 per minute",
+                    **{f"TRYON_{k}": str(v) for k, v in settings.items()}}
+        self.process = None
+
+    def __enter__(self):
+        self.instance_path.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [str(REPO / ".venv/bin/gunicorn"), "--workers", "1", "--threads", str(self.threads),
+             "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", "bench.bench_app:app"],
+            cwd=REPO, env=self.env, stdout=subprocess.DEVNULL,
+            stderr=open(self.instance_path / "server.log", "ab"))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/livez", timeout=5).ok:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not start; see {self.instance_path / 'server.log'}")
+
+    def __exit__(self, *exc):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+    def connect(self):
+        return db.connect(str(self.instance_path / "tryon.sqlite3"))
+
+    def create_key(self, email, credits):
+        conn = self.connect()
+        try:
+            user_id = accounts.create_user(conn, email, "bench-password", credits=credits)
+            return accounts.create_api_key(conn, user_id, "bench")[0]
+        finally:
+            conn.close()
+
+    def rss_mb(self):
+        """Resident memory of the gunicorn worker (the process that serves and runs jobs)."""
+        pids = [self.process.pid] + _children(self.process.pid)
+        return max(_rss_kb(pid) for pid in pids) / 1024
+
+
+def _children(pid):
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        return []
+    return [int(p) for p in out.split()]
+
+
+def _rss_kb(pid):
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+def photo_jpeg(target_kb=300, seed=0):
+    """A photo-like JPEG of about `target_kb` kB (smooth gradients plus fine noise)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    height, width = 1024, 768
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([(x * 255 // width), (y * 255 // height), ((x + y) * 127 // (width + height))],
+                    axis=-1).astype(np.int16)
+    quality, noise = 90, 12
+    while True:
+        pixels = np.clip(base + rng.normal(0, noise, base.shape), 0, 255).astype("uint8")
+        out = io.BytesIO()
+        Image.fromarray(pixels).save(out, format="JPEG", quality=quality)
+        if out.tell() >= target_kb * 1000 or noise > 60:
+            return out.getvalue()
+        noise += 4
+
+
+def multipart_body(fields):
+    """Encode files once, so the load generator spends no time on it. Returns (body, type)."""
+    boundary = "benchboundary7d93a1"
+    parts = []
+    for name, (filename, data) in fields.items():
+        parts.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; "
+                     f"filename=\"{filename}\"\r\nContent-Type: image/jpeg\r\n\r\n".encode()
+                     + data + b"\r\n")
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def need(tool):
+    if shutil.which(tool) is None:
+        sys.exit(f"{tool} is needed for this benchmark: apt-get install -y {tool}")
