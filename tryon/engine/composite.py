@@ -1,22 +1,34 @@
-"""Lay the warped garment over the person: occlusion, feathering and shading.
+"""Lay the warped garment over the person: occlusion, feathering, shading, remnant cover.
 
-All work is confined to the box the garment can reach, and the shading (which
-only carries low-frequency information) is computed at half resolution.
+All work is confined to the box the garment can reach and done at the engine's
+working resolution; the result is a layer (colours and alpha) that is then pasted
+onto the full-size photo. The shading and the remnant cover only need coarse
+information and run at about 80-100 pixels per shoulder width.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from .garment import GarmentCutout
-from .imaging import ellipse_kernel
+from .imaging import ellipse_kernel, fill_from_nearest
 from .person import LEFT_ELBOW, LEFT_WRIST, RIGHT_ELBOW, RIGHT_WRIST, PersonAnalysis
 from .placement import Placement
 from .warp import warp_into_box
 
-SHADING_SCALE = 0.4
-SHADE_MIN, SHADE_MAX = 0.72, 1.18
+RIM_PER_BODY_WIDTH = 0.02  # width of the cut-out's rim whose colours are not trusted
+BACKGROUND_TOLERANCE = 20.0  # Lab distance from the garment photo's frame colour that counts as background
+FEATHER_PER_SHOULDER = 0.006  # blur of the garment's outline, in shoulder widths
+# Shading is measured where the shoulders are this many pixels apart: folds are broad,
+# and at that size prints, seams and patches are already blurred away.
+SHADING_SHOULDER_PIXELS = 80
+FOLD_SIGMA, LIGHT_SIGMA = 0.045, 0.35  # in shoulder widths: fold detail, overall illumination
+SHADE_MIN, SHADE_MAX = 0.84, 1.1  # folds darken more than they brighten
+PASTE_BAND_ROWS = 256  # rows of a big photo resampled at a time
+REMNANT_REACH = 0.1  # old clothing this close to the garment (shoulder widths) gets covered
 
 
 def warp_garment(garment_bgr: np.ndarray, cutout: GarmentCutout, placement: Placement,
@@ -34,7 +46,7 @@ def warp_garment(garment_bgr: np.ndarray, cutout: GarmentCutout, placement: Plac
     shrink = min(1.0, 1.25 * placement.garment_scale)
     garment_bgr, cutout, placement = _shrink_garment(garment_bgr, cutout, placement, shrink)
     alpha = _garment_alpha(cutout)
-    source = _extend_colours_past_edge(garment_bgr, alpha)
+    source = _extend_colours_past_edge(garment_bgr, alpha, RIM_PER_BODY_WIDTH * cutout.keypoints.body_width)
     image = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
     coverage = np.zeros((y1 - y0, x1 - x0), np.float32)
     overlap = 0.04 * cutout.keypoints.body_width
@@ -70,22 +82,43 @@ def _part_box(part, box, margin):
     return max(x0, low[0]), max(y0, low[1]), min(x1, high[0]), min(y1, high[1])
 
 
-def _extend_colours_past_edge(garment_bgr: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Replace background just outside the garment with the garment's own edge colours.
+def _extend_colours_past_edge(garment_bgr: np.ndarray, alpha: np.ndarray, rim_width: float) -> np.ndarray:
+    """Replace the cut-out's rim and the background beyond it with the garment's own colours.
 
-    Interpolation and feathering mix in pixels just outside the cut-out; if those are
-    the white product background, every garment gets a pale outline.
+    The outermost pixels of a cut-out mix fabric with the product background, the mask
+    bridges narrow notches such as the armpits, and interpolation and feathering mix in
+    pixels just outside it; left alone these draw pale outlines and wedges on every
+    garment. Rim pixels and background-coloured pixels near the outline take the colour
+    of the nearest trusted fabric pixel instead (found at quarter resolution).
     """
-    # A normalized blur at quarter resolution reaches ~12 px past the edge, which is plenty.
     height, width = alpha.shape
+    depth = cv2.distanceTransform((alpha > 127).astype(np.uint8), cv2.DIST_L2, 3)
+    core = (depth > rim_width).astype(np.uint8)
+    # Colours are judged at quarter resolution, which is plenty and 16 times cheaper.
     size = (max(1, width // 4), max(1, height // 4))
-    inside = cv2.resize((alpha > 127).astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    colours = cv2.resize(garment_bgr, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-    weight = cv2.GaussianBlur(inside, (0, 0), 1.5)
-    spread = cv2.GaussianBlur(colours * inside[..., None], (0, 0), 1.5)
-    filled = (spread / np.maximum(weight, 1e-3)[..., None]).clip(0, 255).astype(np.uint8)
-    filled = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.where((alpha > 127)[..., None], garment_bgr, filled)
+    colours = cv2.resize(garment_bgr, size, interpolation=cv2.INTER_AREA)
+    # Deep enough for the armpit notches the mask bridges, shallow enough to keep a central print.
+    near_outline = cv2.resize(depth, size, interpolation=cv2.INTER_AREA) < 12 * rim_width
+    background = (near_outline & _looks_like_background(colours)).astype(np.uint8)
+    # Fabric pixels bordering that background are mixed with it too: drop them as well.
+    background = cv2.dilate(background, np.ones((3, 3), np.uint8))
+    core[cv2.resize(background, (width, height), interpolation=cv2.INTER_NEAREST) > 0] = 0
+    core = cv2.morphologyEx(core, cv2.MORPH_OPEN, ellipse_kernel(rim_width))
+    small_core = cv2.resize(core.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.99
+    filled = cv2.resize(fill_from_nearest(colours, small_core), (width, height), interpolation=cv2.INTER_LINEAR)
+    cv2.copyTo(garment_bgr, core, filled)
+    return filled
+
+
+def _looks_like_background(photo: np.ndarray) -> np.ndarray:
+    """Pixels of about the colour of the photo's frame (plain background), even in soft shadow.
+
+    Shadows change lightness more than colour, so lightness counts half (as in the cut-out).
+    """
+    lab = cv2.cvtColor(photo, cv2.COLOR_BGR2LAB).astype(np.float32)
+    frame = np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])
+    gap = (lab - np.median(frame, axis=0)) * np.float32([0.5, 1.0, 1.0])
+    return np.sqrt((gap * gap).sum(axis=2)) < BACKGROUND_TOLERANCE
 
 
 def _outer_side(shape, shoulder, armpit, centre_x, slack):
@@ -129,25 +162,145 @@ def _garment_alpha(cutout: GarmentCutout) -> np.ndarray:
     return alpha
 
 
-def composite(person_bgr: np.ndarray, person: PersonAnalysis, placement: Placement,
-              box: tuple[int, int, int, int], warped: np.ndarray, warped_alpha: np.ndarray) -> np.ndarray:
+@dataclass
+class GarmentLayer:
+    """What the composite changes, over a box (x0, y0, x1, y1) of the working image."""
+
+    box: tuple[int, int, int, int]
+    image: np.ndarray  # uint8 BGR, the box's size: the shaded garment (and the fill beside it)
+    alpha: np.ndarray  # float32 in [0, 1]: how much of each pixel the layer replaces
+
+
+def compose_layer(person_bgr: np.ndarray, person: PersonAnalysis, placement: Placement,
+                  box: tuple[int, int, int, int], warped: np.ndarray, warped_alpha: np.ndarray) -> GarmentLayer:
+    """Decide what the garment covers and how it is shaded, at the working resolution."""
     x0, y0, x1, y1 = box
-    result = person_bgr.copy()
     if x1 <= x0 or y1 <= y0:
-        return result
+        return GarmentLayer(box, np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0), np.float32))
     body = person.mask_in_box(box)
     region = person_bgr[y0:y1, x0:x1]
+    in_front = _in_front_of_garment(person, placement, box, body)
 
-    alpha = warped_alpha * (1.0 - _in_front_of_garment(person, placement, box, body))
+    alpha = warped_alpha * (1.0 - in_front)
     # The garment may stand a little off the body, but not float over the background.
     alpha = alpha * person.mask_in_box(box, grow=0.14 * placement.shoulder_width)
-    alpha = cv2.GaussianBlur(alpha, (0, 0), 1.0)
-    _protect_face(alpha, person, box)
+    warped, alpha = _cover_old_clothing_beside(region, warped, alpha, body, in_front, placement, box)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), max(1.0, FEATHER_PER_SHOULDER * placement.shoulder_width))
+    _protect_face(alpha, person.face.box, box)
 
     shade = _shading(region, alpha, placement.shoulder_width)
     shaded = cv2.multiply(warped, cv2.merge([shade, shade, shade]), dtype=cv2.CV_8U)
-    result[y0:y1, x0:x1] = cv2.blendLinear(shaded, region, alpha, 1.0 - alpha)
+    return GarmentLayer(box, shaded, alpha)
+
+
+def paste_layer(person_bgr: np.ndarray, layer: GarmentLayer, work_scale: float, face_box) -> np.ndarray:
+    """Blend the layer into a copy of the full-size person photo.
+
+    The layer was made at work_scale (<= 1) of the photo. For big photos it is resampled
+    band by band, so the extra memory stays a few megabytes whatever the photo's size,
+    and the face box (in working pixels) is cleared again at full size, so resampling
+    cannot bleed garment into the face.
+    """
+    result = person_bgr.copy()
+    x0, y0, x1, y1 = layer.box
+    if x1 <= x0 or y1 <= y0:
+        return result
+    if work_scale == 1.0:
+        region = result[y0:y1, x0:x1]
+        region[:] = cv2.blendLinear(layer.image, region, layer.alpha, 1.0 - layer.alpha)
+        return result
+    height, width = person_bgr.shape[:2]
+    full_box = (int(np.floor(x0 / work_scale)), int(np.floor(y0 / work_scale)),
+                min(width, int(np.ceil(x1 / work_scale))), min(height, int(np.ceil(y1 / work_scale))))
+    fx0, fy0, fx1, fy1 = full_box
+    full_face = np.asarray(face_box, float) / work_scale
+    for top in range(fy0, fy1, PASTE_BAND_ROWS):
+        band = (fx0, top, fx1, min(fy1, top + PASTE_BAND_ROWS))
+        image, alpha = _resample_band(layer, work_scale, band)
+        _protect_face(alpha, full_face, band)
+        region = result[band[1]:band[3], fx0:fx1]
+        region[:] = cv2.blendLinear(image, region, alpha, 1.0 - alpha)
     return result
+
+
+def _resample_band(layer: GarmentLayer, work_scale: float, band) -> tuple[np.ndarray, np.ndarray]:
+    """The layer's image and alpha over a full-resolution band (x0, y0, x1, y1), bilinear."""
+    bx0, by0, bx1, by1 = band
+    s = work_scale
+    # Full-resolution pixel centres mapped onto working-resolution pixels of the layer's box.
+    matrix = np.float32([[s, 0, (bx0 + 0.5) * s - 0.5 - layer.box[0]],
+                         [0, s, (by0 + 0.5) * s - 0.5 - layer.box[1]]])
+    size = (bx1 - bx0, by1 - by0)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    image = cv2.warpAffine(layer.image, matrix, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    alpha = cv2.warpAffine(layer.alpha, matrix, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return image, alpha
+
+
+def _cover_old_clothing_beside(region, warped, alpha, body, in_front, placement, box):
+    """Extend the garment over strips of the old clothing left showing just beside it.
+
+    No garment matches the old clothing's outline: strips of the old top show beside the
+    sleeves, at the shoulders and under the hem, and read as a badly cut sticker. Pixels
+    close to the garment that have the old clothing's colour, belong to the person, are
+    not in front of the garment (face, neck, forearms) and are not further along the arm
+    than a sleeve's cuff (the arm below a short sleeve keeps its own sleeve) get the
+    colours of the nearest garment pixels. Done at about 100 px per shoulder width.
+    """
+    shoulder_width = placement.shoulder_width
+    factor = min(1.0, 100.0 / shoulder_width)
+    height, width = alpha.shape
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+
+    def small(image, interpolation=cv2.INTER_AREA):
+        return cv2.resize(image, size, interpolation=interpolation)
+
+    small_alpha = small(alpha)
+    covered = small_alpha > 0.5
+    lab = cv2.cvtColor(small(region), cv2.COLOR_BGR2LAB).astype(np.float32)
+    person_there = (small(body) > 0.5) & (small(in_front) < 0.3)
+    old_clothing = covered & person_there
+    if np.count_nonzero(old_clothing) < 50:
+        return warped, alpha
+
+    near = cv2.dilate(covered.astype(np.uint8), ellipse_kernel(2 * REMNANT_REACH * shoulder_width * factor)) > 0
+    candidates = near & ~covered & person_there & _looks_like(lab, lab[old_clothing])
+    candidates &= ~_beyond_cuffs(placement, box, size, factor)
+    candidates = cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    if not candidates.any():
+        return warped, alpha
+
+    colours = fill_from_nearest(small(warped), small_alpha > 0.9)
+    fill_alpha = cv2.resize(cv2.GaussianBlur(candidates.astype(np.float32), (0, 0), 1.0), (width, height),
+                            interpolation=cv2.INTER_LINEAR)
+    fill_colours = cv2.resize(colours, (width, height), interpolation=cv2.INTER_LINEAR)
+    # Inside the garment keep its own pixels; towards its edge hand over to the fill colours.
+    trust = np.clip(alpha * 1.2, 0, 1)
+    warped = cv2.blendLinear(warped, fill_colours, trust, 1.0 - trust)
+    return warped, np.maximum(alpha, fill_alpha)
+
+
+def _looks_like(lab: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """Pixels whose colour is close to the typical colour of the samples (Lab, float)."""
+    typical = np.median(samples, axis=0)
+    chroma = float(np.hypot(typical[1] - 128, typical[2] - 128))
+    colour_gap = np.hypot(lab[..., 1] - typical[1], lab[..., 2] - typical[2])
+    return (colour_gap < max(16.0, 0.45 * chroma)) & (np.abs(lab[..., 0] - typical[0]) < 70)
+
+
+def _beyond_cuffs(placement: Placement, box, size, factor) -> np.ndarray:
+    """Pixels further along the arm than a sleeve's cuff (in the scaled box)."""
+    width, height = size
+    xs = np.arange(width, dtype=np.float32)[None, :] / factor + box[0]
+    ys = np.arange(height, dtype=np.float32)[:, None] / factor + box[1]
+    beyond = np.zeros((height, width), bool)
+    for sleeve in placement.sleeves:
+        root = sleeve.person_points[:3].mean(axis=0)  # shoulder, armhole centre, armpit
+        cuff = sleeve.person_points[-2]  # the cuff's centre
+        axis = cuff - root
+        axis = axis / max(np.linalg.norm(axis), 1e-6)
+        beyond |= (xs - cuff[0]) * axis[0] + (ys - cuff[1]) * axis[1] > 0
+    return beyond
 
 
 def _in_front_of_garment(person: PersonAnalysis, placement: Placement, box, body: np.ndarray) -> np.ndarray:
@@ -173,10 +326,10 @@ def _in_front_of_garment(person: PersonAnalysis, placement: Placement, box, body
     return cv2.GaussianBlur(keep, (0, 0), 2.0)
 
 
-def _protect_face(alpha: np.ndarray, person: PersonAnalysis, box) -> None:
-    """The face box is never painted over, whatever the warp did."""
+def _protect_face(alpha: np.ndarray, face_box, box) -> None:
+    """The face box (x, y, w, h) is never painted over, whatever the warp did."""
     x0, y0 = box[0], box[1]
-    fx, fy, fw, fh = person.face.box
+    fx, fy, fw, fh = face_box
     height, width = alpha.shape
     left, top = int(max(0, np.floor(fx - x0))), int(max(0, np.floor(fy - y0)))
     right, bottom = int(min(width, np.ceil(fx + fw - x0))), int(min(height, np.ceil(fy + fh - y0)))
@@ -187,26 +340,30 @@ def _protect_face(alpha: np.ndarray, person: PersonAnalysis, box) -> None:
 def _shading(region: np.ndarray, alpha: np.ndarray, shoulder_width: float) -> np.ndarray:
     """Fold shading of the old clothing, as a multiplicative factor around 1 for the new garment.
 
-    Only pixels that look like plain fabric of the old clothing contribute: pixels of another
-    hue (patches, skin) and pixels near sharp edges (printed logos and text) are left out and
-    filled in from their neighbours, so prints do not ghost through the new garment.
+    Only broad, soft light changes carry over: the old clothing's lightness is compared with
+    its heavily smoothed self at a small size, and the ratio is clipped to a narrow range.
+    Pixels that do not look like plain fabric of the old clothing (patches, skin, straps) or
+    lie near strong edges (prints, seams, text) are left out and filled in from their
+    neighbours, so none of them ghost through the new garment.
     """
     height, width = alpha.shape
-    small_size = (max(1, int(width * SHADING_SCALE)), max(1, int(height * SHADING_SCALE)))
+    scale = min(1.0, SHADING_SHOULDER_PIXELS / shoulder_width)
+    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small = cv2.resize(region, small_size, interpolation=cv2.INTER_AREA)
     small_alpha = cv2.resize(alpha, small_size, interpolation=cv2.INTER_AREA)
     lab = cv2.cvtColor(small, cv2.COLOR_BGR2LAB).astype(np.float32)
     lightness = lab[..., 0]
     covered = small_alpha > 0.5
-    if np.count_nonzero(covered) < 100:
+    if np.count_nonzero(covered) < 50:
         return np.ones((height, width), np.float32)
 
-    plain = _plain_fabric(lab, covered, shoulder_width * SHADING_SCALE)
-    fine = _normalized_blur(lightness, plain, 1.0)
-    coarse = _normalized_blur(lightness, plain, 0.15 * shoulder_width * SHADING_SCALE)
-    ratio = np.clip(fine / (coarse + 1.0), SHADE_MIN, SHADE_MAX)
-    confidence = np.clip(cv2.GaussianBlur(plain, (0, 0), 2.0) * 2.0, 0, 1)
-    shade = (confidence * ratio + (1.0 - confidence)) ** 0.6
+    small_shoulder = shoulder_width * scale
+    plain = _plain_fabric(lab, covered, small_shoulder)
+    folds = _normalized_blur(lightness, plain, FOLD_SIGMA * small_shoulder)
+    light = _normalized_blur(lightness, plain, LIGHT_SIGMA * small_shoulder)
+    ratio = np.clip(folds / (light + 1.0), SHADE_MIN, SHADE_MAX)
+    confidence = np.clip(cv2.GaussianBlur(plain, (0, 0), FOLD_SIGMA * small_shoulder) * 1.5, 0, 1)
+    shade = confidence * ratio + (1.0 - confidence)
     # Overall exposure: a dim photo makes the new garment a little dimmer too.
     exposure = float(np.clip(np.median(lightness[covered]) / 170.0, 0.7, 1.1) ** 0.3)
     return cv2.resize(shade * exposure, (width, height), interpolation=cv2.INTER_LINEAR)

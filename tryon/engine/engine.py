@@ -9,17 +9,21 @@ from pathlib import Path
 
 import numpy as np
 
-from .composite import composite, warp_garment
+from .composite import compose_layer, paste_layer, warp_garment
 from .errors import (EngineError, GarmentImageError, ModelsMissingError, PersonImageError,
                      UnsupportedCategoryError)
 from .garment import cut_out_garment
 from .models import DEFAULT_MODELS_DIR, FETCH_COMMAND, problems_with_model_files, read_model_bytes
 from .networks import ModelSet
+from .imaging import downscale_to
 from .person import analyse_person
 from .placement import place_garment
 
 SUPPORTED_CATEGORIES = ("auto", "tops")
 MIN_IMAGE_SIDE = 128
+# Person photos are dressed at most this large (longer side); bigger photos get the garment
+# layer upsampled onto them, so time and memory stay bounded up to the 40 MP the service takes.
+WORK_MAX_SIDE = 1280
 
 
 @dataclass
@@ -73,15 +77,17 @@ class TryOnEngine:
         timings: dict[str, float] = {}
         clock = _StageClock(timings)
         with clock("person"):
-            person = analyse_person(person_bgr, models)
+            work_bgr, work_scale = downscale_to(person_bgr, WORK_MAX_SIDE)
+            person = analyse_person(work_bgr, models)
         with clock("garment"):
             cutout = cut_out_garment(garment_bgr, models)
-        height, width = person_bgr.shape[:2]
+        height, width = work_bgr.shape[:2]
         with clock("warp"):
             placement = place_garment(person, cutout.keypoints)
             box, warped, warped_alpha = warp_garment(garment_bgr, cutout, placement, (width, height))
         with clock("composite"):
-            image = composite(person_bgr, person, placement, box, warped, warped_alpha)
+            layer = compose_layer(work_bgr, person, placement, box, warped, warped_alpha)
+            image = paste_layer(person_bgr, layer, work_scale, person.face.box)
         timings["total"] = round((time.perf_counter() - started) * 1000, 1)
         info = {"category": "tops", "garment_kind": "top", "person": person.info, "garment": cutout.info}
         return EngineResult(image=image, timings_ms=timings, info=info)
