@@ -23,6 +23,10 @@ def build():
         sizes = {name: len(f.read()) for name, f in request.files.items()}
         return jsonify(sizes), 202
 
+    csrf = app.extensions.get("csrf")       # the dashboard's CSRF protection, if installed
+    if csrf is not None:
+        csrf.exempt(bare_upload)
+
     app.extensions["tryon.worker"].start()
     return app
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
+ORIENTATION_TAG = 0x0112
 STORED_MIME = "image/jpeg"
 STORED_EXTENSION = "jpg"
 JPEG_QUALITY = 95
@@ -33,7 +34,8 @@ def normalize(data, label, max_pixels, min_side):
     if not data:
         raise ImageRejected(f"{label} is empty.")
     image = _open_checked(data, label, max_pixels)
-    image = ImageOps.exif_transpose(image)
+    if image.getexif().get(ORIENTATION_TAG, 1) != 1:
+        image = ImageOps.exif_transpose(image)   # (it copies the pixels even when upright)
     width, height = image.size
     if min(width, height) < min_side:
         raise ImageRejected(
@@ -71,7 +73,7 @@ def _flatten(image):
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def encode_jpeg(image):

@@ -1,0 +1,93 @@
+"""Queue overhead: the time from a job's row being committed (the end of its submit) to
+"completed", with an instant provider (it returns the person image as it is), so what is
+measured is our own overhead: dispatch, reading inputs, checking and storing the result,
+the database. Jobs are submitted in bursts of 1, 8 and 32 at once; the default 2 worker
+threads run them. Targets: p50 <= 25 ms, p99 <= 100 ms.
+
+    .venv/bin/python bench/bench_queue.py [--rounds 5]
+
+Baseline of the same run: the single-job burst (no queueing), against which the bursts'
+medians are given as ratios.
+"""
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import requests  # noqa: E402
+
+from bench.service import BenchServer, multipart_body, photo_jpeg  # noqa: E402
+from tryon.db import parse_utc  # noqa: E402
+
+
+def burst(server, key, body, content_type, size):
+    job_ids = []
+    lock = threading.Lock()
+
+    def submit():
+        response = requests.post(server.url + "/api/v1/tryon", data=body, timeout=60, headers={
+            "Authorization": f"Bearer {key}", "Content-Type": content_type})
+        with lock:
+            job_ids.append(response.json()["jobId"])
+
+    threads = [threading.Thread(target=submit) for _ in range(size)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    return job_ids
+
+
+def overheads_ms(server, job_ids, timeout=120):
+    conn = server.connect()
+    deadline = time.monotonic() + timeout
+    try:
+        marks = ",".join("?" * len(job_ids))
+        while True:
+            rows = conn.execute(f"SELECT state, created_at, finished_at FROM jobs WHERE id IN"
+                                f" ({marks})", job_ids).fetchall()
+            if all(row["state"] == "completed" for row in rows):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("jobs did not complete")
+            time.sleep(0.05)
+    finally:
+        conn.close()
+    return [(parse_utc(r["finished_at"]) - parse_utc(r["created_at"])).total_seconds() * 1000
+            for r in rows]
+
+
+def percentile(values, fraction):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(fraction * (len(values) - 1))))]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    body, content_type = multipart_body({"person_images": ("p.jpg", photo_jpeg(150)),
+                                         "garment_images": ("g.jpg", photo_jpeg(150, seed=1))})
+    with tempfile.TemporaryDirectory() as tmp, BenchServer(tmp, WORKERS=2) as server:
+        key = server.create_key("bench@example.com", credits=100_000)
+        overheads_ms(server, burst(server, key, body, content_type, 2))      # warm up
+        results = {}
+        for size in (1, 8, 32):
+            samples = []
+            for _ in range(args.rounds):
+                samples += overheads_ms(server, burst(server, key, body, content_type, size))
+            results[size] = samples
+    baseline = statistics.median(results[1])
+    print(f"{'concurrent jobs':<17}{'jobs':>6}{'p50 ms':>9}{'p99 ms':>9}{'p50 / 1 job':>13}")
+    for size, samples in results.items():
+        p50 = statistics.median(samples)
+        print(f"{size:<17}{len(samples):>6}{p50:>9.1f}{percentile(samples, 0.99):>9.1f}"
+              f"{p50 / baseline:>13.2f}")
+    print("targets: p50 <= 25 ms, p99 <= 100 ms (2 worker threads, instant provider)")
+
+
+if __name__ == "__main__":
+    main()
