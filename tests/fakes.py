@@ -30,6 +30,7 @@ class FakeProvider(Provider):
         self.problems = []
         self.release = threading.Event()
         self.release.set()
+        self.hang_for = set()        # garment_description values whose jobs block on `release`
         self.entered = threading.Event()
         self._lock = threading.Lock()
 
@@ -40,7 +41,8 @@ class FakeProvider(Provider):
         with self._lock:
             self.calls += 1
         self.entered.set()
-        if not self.release.wait(30):
+        blocked = not self.hang_for or request.options.get("garment_description") in self.hang_for
+        if blocked and not self.release.wait(30):
             raise ProviderError("GENERATION_FAILED", "fake provider was never released")
         if self.failure is not None:
             raise self.failure

@@ -1,6 +1,7 @@
 """Kill a real server process with SIGKILL mid-job, restart it, and check that every job
 ends exactly once, charged once, with a complete result file."""
 import io
+import random
 
 import pytest
 import requests
@@ -11,8 +12,9 @@ from tests.conftest import wait_for
 from tests.fakes import make_image_bytes
 from tests.live import LiveServer
 
-JOBS = 20
+JOBS = 50
 CREDITS = 100
+KILLS = 4
 
 
 def submit_job(server, key):
@@ -36,20 +38,29 @@ def states(server):
 @pytest.fixture
 def server(tmp_path):
     live = LiveServer(tmp_path, WORKERS=2, JOB_LEASE_SECONDS=1, JOB_MAX_ATTEMPTS=20,
-                      TEST_PROVIDER_DELAY=0.3)
+                      TEST_PROVIDER_DELAY=0.15)
     yield live
     live.stop()
 
 
 def test_sigkill_mid_job_and_restart_loses_nothing(server):
-    server.start()
-    user_id, key = server.create_user("crash@example.com", CREDITS)
-    job_ids = [submit_job(server, key) for _ in range(JOBS)]
+    run_kill_loop(server, jobs=JOBS, kills=KILLS, seed=7)
 
-    for kill_round in range(3):
+
+def run_kill_loop(server, *, jobs, kills, seed):
+    """Submit `jobs`, SIGKILL the server `kills` times at chosen moments, restart it each
+    time, and check that every job ended exactly once, charged once, with a whole file."""
+    moments = random.Random(seed)
+    server.start()
+    user_id, key = server.create_user("crash@example.com", CREDITS * jobs)
+    job_ids = [submit_job(server, key) for _ in range(jobs)]
+
+    for _ in range(kills):
         calls_before = len(server.provider_calls())
-        # Kill right after a job entered the provider: it is mid-generation for 0.3 s.
-        wait_for(lambda: len(server.provider_calls()) > calls_before, timeout=30)
+        # Kill after 1 to 3 more jobs entered the provider: at least one is mid-generation
+        # (each takes 0.15 s), and the queue holds more.
+        wanted = calls_before + moments.randint(1, 3)
+        wait_for(lambda: len(server.provider_calls()) >= wanted, timeout=30)
         server.kill()
         assert "running" in states(server).values()
         server.start()
@@ -59,19 +70,20 @@ def test_sigkill_mid_job_and_restart_loses_nothing(server):
 
     conn = server.connect()
     try:
-        jobs = conn.execute("SELECT * FROM jobs").fetchall()
-        assert sorted(job["id"] for job in jobs) == sorted(job_ids)
-        assert all(job["state"] == "completed" for job in jobs)
-        assert max(job["attempts"] for job in jobs) >= 2        # some jobs really were re-run
+        rows = conn.execute("SELECT * FROM jobs").fetchall()
+        assert sorted(job["id"] for job in rows) == sorted(job_ids)
+        assert all(job["state"] == "completed" for job in rows)
+        assert max(job["attempts"] for job in rows) >= 2        # some jobs really were re-run
         ledger = conn.execute("SELECT job_id, kind FROM credit_ledger WHERE job_id IS NOT NULL"
                               ).fetchall()
         assert sorted(row["job_id"] for row in ledger if row["kind"] == "debit") == sorted(job_ids)
         assert not [row for row in ledger if row["kind"] == "refund"]
-        assert accounts.balance(conn, user_id) == CREDITS - JOBS == accounts.ledger_sum(conn, user_id)
-        for job in jobs:
+        expected = CREDITS * jobs - jobs
+        assert accounts.balance(conn, user_id) == expected == accounts.ledger_sum(conn, user_id)
+        for job in rows:
             path = server.instance_path / "objects" / job["result_key"]
             with Image.open(io.BytesIO(path.read_bytes())) as image:
                 image.load()                                     # complete, decodable file
     finally:
         conn.close()
-    assert len(server.provider_calls()) >= JOBS
+    assert len(server.provider_calls()) >= jobs
