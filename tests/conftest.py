@@ -81,6 +81,15 @@ def make_user(app):
 
 
 @pytest.fixture
+def photos(tmp_path):
+    """A person and a garment photo on disk, for clients that send files."""
+    person, garment = tmp_path / "person.jpg", tmp_path / "garment.jpg"
+    person.write_bytes(make_image_bytes())
+    garment.write_bytes(make_image_bytes(color=(20, 40, 220)))
+    return person, garment
+
+
+@pytest.fixture
 def images():
     return {"person_images": make_image_bytes(), "garment_images": make_image_bytes(color=(30, 90, 200))}
 

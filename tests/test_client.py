@@ -23,14 +23,6 @@ def server(tmp_path_factory):
     live.stop()
 
 
-@pytest.fixture
-def photos(tmp_path):
-    person, garment = tmp_path / "person.jpg", tmp_path / "garment.jpg"
-    person.write_bytes(make_image_bytes())
-    garment.write_bytes(make_image_bytes(color=(20, 40, 220)))
-    return person, garment
-
-
 def new_key(server, credits=5):
     new_key.count = getattr(new_key, "count", 0) + 1
     return server.create_user(f"client{new_key.count}@example.com", credits)

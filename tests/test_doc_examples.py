@@ -24,14 +24,6 @@ def server(tmp_path_factory):
     live.stop()
 
 
-@pytest.fixture
-def photos(tmp_path):
-    person, garment = tmp_path / "person.jpg", tmp_path / "garment.jpg"
-    person.write_bytes(make_image_bytes())
-    garment.write_bytes(make_image_bytes(color=(20, 40, 220)))
-    return person, garment
-
-
 def test_python_example_works_unchanged(server, photos):
     _, key = server.create_user("python-example@example.com", credits=5)
     source = (EXAMPLES / "generate_tryon.py").read_text().replace(DOMAIN, server.url)

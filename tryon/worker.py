@@ -86,13 +86,14 @@ class JobWorker:
             while not self._stopping.is_set():
                 self._wake.clear()
                 if time.monotonic() >= next_maintenance:
-                    self._maintain(conn)
+                    _run_round(self._maintain, conn, "queue maintenance")
                     next_maintenance = time.monotonic() + self._maintenance_interval()
-                if time.monotonic() >= next_sweep:
-                    self._sweep(conn)
+                if time.monotonic() >= next_sweep and self._retention is not None:
+                    _run_round(self._retention.sweep, conn, "retention sweep")
                     next_sweep = time.monotonic() + RETENTION_SWEEP_SECONDS
                 self._claim_while_free(conn)
-                self._send_webhooks(conn)
+                if self._webhooks is not None:
+                    _run_round(self._webhooks.send_due, conn, "sending webhooks")
                 self._wake.wait(min(POLL_SECONDS, self._maintenance_interval()))
         except Exception:
             log.exception("dispatcher crashed; jobs will wait for a restart")
@@ -103,33 +104,15 @@ class JobWorker:
         return self._lease_seconds / 3
 
     def _maintain(self, conn):
-        try:
-            with self._leases_lock:
-                leases = list(self._leases.values())
-            lost = jobs.renew_leases(conn, leases, self._lease_seconds) if leases else []
-            for job_id in lost:
-                log.warning("lost the lease on job %s (another attempt owns it)", job_id)
-            requeued, failed = jobs.recover_expired(conn, self._max_attempts)
-            if requeued or failed:
-                log.warning("recovered interrupted jobs: requeued %s, gave up %s", requeued, failed)
-        except Exception:
-            log.exception("queue maintenance failed; retrying at the next round")
-
-    def _sweep(self, conn):
-        if self._retention is None:
-            return
-        try:
-            self._retention.sweep(conn)
-        except Exception:
-            log.exception("retention sweep failed; retrying at the next round")
-
-    def _send_webhooks(self, conn):
-        if self._webhooks is None:
-            return
-        try:
-            self._webhooks.send_due(conn)
-        except Exception:
-            log.exception("sending webhooks failed; retrying at the next round")
+        """Renew the leases of the jobs running here; recover jobs whose lease expired."""
+        with self._leases_lock:
+            leases = list(self._leases.values())
+        lost = jobs.renew_leases(conn, leases, self._lease_seconds) if leases else []
+        for job_id in lost:
+            log.warning("lost the lease on job %s (another attempt owns it)", job_id)
+        requeued, failed = jobs.recover_expired(conn, self._max_attempts)
+        if requeued or failed:
+            log.warning("recovered interrupted jobs: requeued %s, gave up %s", requeued, failed)
 
     def _claim_while_free(self, conn):
         while not self._stopping.is_set() and self._free_slots.acquire(blocking=False):
@@ -164,3 +147,12 @@ class JobWorker:
                 self._leases.pop(job["id"], None)
             self._free_slots.release()
             self._wake.set()
+
+
+def _run_round(task, conn, what):
+    """Run one periodic task of the dispatcher; a failure is logged and tried next round,
+    never allowed to stop the dispatcher."""
+    try:
+        task(conn)
+    except Exception:
+        log.exception("%s failed; retrying at the next round", what)
