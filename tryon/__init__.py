@@ -113,6 +113,18 @@ def _register_web(app):
     app.register_blueprint(files.bp)
     app.register_blueprint(health.bp)
     ratelimit.init_app(app)
+    _register_dashboard(app)
+
+
+def _register_dashboard(app):
+    """The browser side: sessions and CSRF (auth), pages, docs and the OpenAPI document."""
+    from . import admin, auth, dashboard, docs, openapi
+
+    auth.init_app(app)  # after ratelimit.init_app: it limits logins with the app's Limiter
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(docs.bp)
+    app.register_blueprint(openapi.bp)
 
 
 def _log_provider_status(app):

@@ -236,3 +236,96 @@ def _add_ledger_entry(conn, user_id, delta, kind, note=None):
         (user_id, delta, kind, note, utcnow()))
     conn.execute("UPDATE users SET credit_balance = credit_balance + ? WHERE id = ?",
                  (delta, user_id))
+
+
+# --- the dashboard: sign-up, passwords, admin ------------------------------------------
+
+class SignupClosed(AccountError):
+    """Self sign-up is off and this would not be the first account."""
+
+
+def sign_up(conn, email, password, *, open_signup, credits=0):
+    """Create an account from the sign-up page; return (user_id, is_admin).
+
+    The very first account becomes the admin, whatever `open_signup` says; after that,
+    sign-up needs `open_signup`. Counting users and inserting happen in one transaction so
+    that two people signing up at once cannot both become the first admin.
+    """
+    email = _checked_new_account(email, password)
+    with transaction(conn):
+        is_first = conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0
+        if not is_first and not open_signup:
+            raise SignupClosed("Sign-up is closed on this server: ask an admin for an account.")
+        if conn.execute("SELECT 1 FROM users WHERE email = ?", (email,)).fetchone():
+            raise AccountError(f"A user with the email {email} exists already.")
+        user_id = conn.execute(
+            "INSERT INTO users (email, password_hash, is_admin, created_at) VALUES (?, ?, ?, ?)",
+            (email, generate_password_hash(password), int(is_first), utcnow()),
+        ).lastrowid
+        if credits:
+            _add_ledger_entry(conn, user_id, credits, "grant", note="sign-up credits")
+    return user_id, is_first
+
+
+def _checked_new_account(email, password):
+    email = (email or "").strip()
+    if not EMAIL_PATTERN.match(email):
+        raise AccountError(f"{email!r} is not an email address.")
+    check_new_password(password)
+    return email
+
+
+def check_new_password(password):
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+
+
+def set_password(conn, user_id, new_password):
+    check_new_password(new_password)
+    with transaction(conn):
+        conn.execute("UPDATE users SET password_hash = ? WHERE id = ?",
+                     (generate_password_hash(new_password), user_id))
+
+
+def list_users(conn):
+    """Every user with their number of active keys and of jobs, oldest account first."""
+    return conn.execute(
+        "SELECT u.id, u.email, u.is_admin, u.is_active, u.credit_balance, u.created_at,"
+        " (SELECT COUNT(*) FROM api_keys k WHERE k.user_id = u.id AND k.revoked_at IS NULL)"
+        "   AS active_keys,"
+        " (SELECT COUNT(*) FROM jobs j WHERE j.user_id = u.id) AS jobs"
+        " FROM users u ORDER BY u.id").fetchall()
+
+
+def set_user_active(conn, user_id, active):
+    """Enable or disable a user; a disabled user's keys and sessions stop working at once."""
+    with transaction(conn):
+        updated = conn.execute("UPDATE users SET is_active = ? WHERE id = ?",
+                               (int(active), user_id)).rowcount
+    if not updated:
+        raise AccountError(f"No user with the id {user_id}.")
+
+
+def revoke_api_key_by_id(conn, key_id, *, user_id):
+    """Revoke one of the user's keys by its id; return its prefix. The dashboard uses ids
+    so that two keys with the same prefix can never be confused."""
+    with transaction(conn):
+        row = conn.execute("SELECT prefix, revoked_at FROM api_keys WHERE id = ? AND user_id = ?",
+                           (key_id, user_id)).fetchone()
+        if row is None:
+            raise AccountError("No such API key.")
+        if row["revoked_at"] is not None:
+            raise AccountError(f"The key {row['prefix']} is revoked already.")
+        conn.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (utcnow(), key_id))
+    return row["prefix"]
+
+
+def get_api_key(conn, key_id, *, user_id):
+    """One of the user's keys (without its hash), or None."""
+    return conn.execute(
+        "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys"
+        " WHERE id = ? AND user_id = ?", (key_id, user_id)).fetchone()
+
+
+def has_users(conn):
+    return conn.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None

@@ -1,0 +1,160 @@
+// The dashboard's small amount of JavaScript. Every page works without it except the live
+// updates; CSP allows only this file (no inline scripts), so pages pass data in data-* attributes.
+"use strict";
+
+const POLL_MILLISECONDS = 1500;
+
+function csrfToken() {
+  return document.querySelector('meta[name="csrf-token"]').content;
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// --- "Copy" buttons: <button data-copy="#input-id"> ------------------------------------
+function setUpCopyButtons() {
+  document.querySelectorAll("[data-copy]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const input = document.querySelector(button.dataset.copy);
+      const status = button.parentElement.querySelector(".copy-status");
+      input.select();
+      try {
+        await navigator.clipboard.writeText(input.value);
+      } catch (error) {
+        document.execCommand("copy"); // plain-http pages have no clipboard API
+      }
+      if (status) status.textContent = "Copied";
+    });
+  });
+}
+
+// --- jobs table: rows of processing jobs refresh themselves ------------------------------
+async function refreshProcessingRows() {
+  for (;;) {
+    const rows = document.querySelectorAll('[data-live-rows] tr[data-status="processing"]');
+    if (rows.length === 0) return;
+    await sleep(POLL_MILLISECONDS);
+    for (const row of rows) {
+      const response = await fetch(row.dataset.rowUrl, { headers: { Accept: "text/html" } });
+      if (!response.ok) continue;
+      const template = document.createElement("template");
+      template.innerHTML = (await response.text()).trim();
+      const fresh = template.content.firstElementChild;
+      if (fresh.dataset.status === row.dataset.status) {
+        // Still processing: update the message only, so the thumbnails do not reload.
+        row.querySelector("[data-cell=details]").replaceWith(fresh.querySelector("[data-cell=details]"));
+      } else {
+        row.replaceWith(fresh);
+      }
+    }
+  }
+}
+
+// --- job page: reload once the job has finished -----------------------------------------
+async function reloadWhenFinished() {
+  const card = document.querySelector('[data-job-status-url][data-status="processing"]');
+  if (!card) return;
+  for (;;) {
+    await sleep(POLL_MILLISECONDS);
+    const response = await fetch(card.dataset.jobStatusUrl, { headers: { Accept: "application/json" } });
+    if (response.ok && (await response.json()).status !== "processing") {
+      window.location.reload();
+      return;
+    }
+  }
+}
+
+// --- playground ---------------------------------------------------------------------------
+function setUpPlayground() {
+  const form = document.getElementById("playground");
+  if (!form) return;
+  form.querySelectorAll('input[type="file"]').forEach(showPreview);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector('button[type="submit"]');
+    button.disabled = true;
+    try {
+      await runTryOn(form);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+function showPreview(input) {
+  const preview = document.querySelector(`[data-preview-for="${input.name}"]`);
+  input.addEventListener("change", () => {
+    const file = input.files[0];
+    preview.hidden = !file;
+    if (file) {
+      preview.src = URL.createObjectURL(file);
+      preview.alt = `Preview of ${file.name}`;
+    }
+  });
+}
+
+async function runTryOn(form) {
+  const panel = playgroundPanel();
+  panel.reset();
+  const response = await fetch(form.action, {
+    method: "POST",
+    body: new FormData(form),
+    headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+  });
+  const body = await response.json().catch(() => ({ error: `The server answered ${response.status}.` }));
+  if (response.status !== 202) {
+    panel.show({ status: "failed", error: body.error, errorCode: body.errorCode });
+    return;
+  }
+  panel.linkJob(body.jobUrl);
+  document.querySelector('[data-testid="balance"]').textContent = body.balance;
+  for (;;) {
+    const statusResponse = await fetch(body.statusUrl, { headers: { Accept: "application/json" } });
+    const job = await statusResponse.json();
+    panel.show(job);
+    if (job.status !== "processing") return;
+    await sleep(POLL_MILLISECONDS);
+  }
+}
+
+function playgroundPanel() {
+  const section = document.getElementById("progress");
+  const part = (name) => section.querySelector(`[data-field="${name}"]`);
+  return {
+    reset() {
+      section.hidden = false;
+      part("figure").hidden = true;
+      part("download").hidden = true;
+      part("job-link").hidden = true;
+      this.show({ status: "processing", message: "Uploading…" });
+    },
+    linkJob(url) {
+      part("job-link").href = url;
+      part("job-link").hidden = false;
+    },
+    show(job) {
+      const badge = part("status");
+      badge.textContent = job.status;
+      badge.className = `badge badge-${job.status}`;
+      part("message").textContent = job.status === "failed"
+        ? `${job.error || "The job failed."}${job.errorCode ? ` (${job.errorCode})` : ""}`
+        : job.message || (job.status === "completed" ? "Done." : "");
+      part("bar").hidden = job.status !== "processing";
+      const resultUrl = job.images && job.images.result;
+      if (resultUrl) {
+        part("image").src = resultUrl;
+        part("figure").hidden = false;
+        part("download").href = resultUrl;
+        part("download").hidden = false;
+      }
+    },
+  };
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  setUpCopyButtons();
+  setUpPlayground();
+  refreshProcessingRows();
+  reloadWhenFinished();
+});

@@ -1,0 +1,63 @@
+"""/docs: the whole API documentation, with this server's base URL in the examples."""
+import html
+import re
+from pathlib import Path
+
+import pytest
+
+from tryon import errors
+
+EXAMPLES = Path(__file__).parent / "doc_examples"
+PLACEHOLDER_DOMAIN = "https://your-domain.com"
+BASE_URL = "https://tryon.example.com"
+
+
+@pytest.fixture
+def docs_page(make_app):
+    app = make_app(PUBLIC_BASE_URL=BASE_URL)
+    response = app.test_client().get("/docs")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def shown_example(page, name):
+    code = re.search(rf'<code[^>]*data-example="{name}">(.*?)</code>', page, re.S).group(1)
+    return html.unescape(code)
+
+
+def published_example(filename):
+    """tests/doc_examples/<file> without its header comment (tests/test_doc_examples.py runs
+    these against a live server, so the page shows code that is known to work)."""
+    lines = (EXAMPLES / filename).read_text().splitlines()
+    while "as published" in lines[0] or "test_doc_examples" in lines[0]:
+        lines.pop(0)
+    return "\n".join(lines).strip()
+
+
+@pytest.mark.parametrize("name, filename", [("js", "generate_tryon.js"),
+                                            ("python", "generate_tryon.py"),
+                                            ("curl", "submit_and_status.sh")])
+def test_examples_are_the_working_ones_with_this_servers_url(docs_page, name, filename):
+    shown = shown_example(docs_page, name)
+    assert PLACEHOLDER_DOMAIN not in shown and shown.count(BASE_URL) == 2
+    assert shown.replace(BASE_URL, PLACEHOLDER_DOMAIN).strip() == published_example(filename)
+
+
+def test_examples_read_the_field_we_return(docs_page):
+    assert "statusData.resultImageUrl" in shown_example(docs_page, "js")
+    assert "status_data['resultImageUrl']" in shown_example(docs_page, "python")
+
+
+def test_the_page_documents_both_endpoints_and_every_error_code(docs_page):
+    for text in ("POST</span> /api/v1/tryon", "GET</span> /api/v1/tryon/status/{jobId}",
+                 "Authorization: Bearer", "person_images", "garment_images", "202 Accepted",
+                 "402 Payment Required", "403 Forbidden", "imageBase64", "statusUrl",
+                 "/api/v1/openapi.json"):
+        assert text in docs_page, text
+    for code in errors.JOB_ERROR_CODES:
+        assert f"<code>{code}</code>" in docs_page, code
+
+
+def test_without_a_configured_base_url_the_requests_host_is_used(client):
+    page = client.get("/docs", base_url="http://tryon.internal:8080").get_data(as_text=True)
+    assert "http://tryon.internal:8080/api/v1/tryon" in page

@@ -1,0 +1,198 @@
+"""The logged-in dashboard: overview, API keys, jobs, the playground and credits.
+
+Every view here needs a dashboard session (see auth.py); a job or key of another account
+is answered with 404, as if it did not exist.
+"""
+import json
+
+from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
+                   request, url_for)
+from flask_login import current_user
+
+from . import accounts, api, jobs, submissions
+from .db import get_db
+from .errors import ApiError, error_response
+
+bp = Blueprint("dashboard", __name__)
+
+JOBS_PER_PAGE = 20
+LEDGER_ROWS = 100
+
+
+@bp.before_request
+def require_login():
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    return None
+
+
+@bp.get("/")
+def home():
+    conn = get_db()
+    return render_template(
+        "dashboard/home.html",
+        balance=accounts.balance(conn, current_user.id),
+        job_cost=current_app.config["JOB_COST"],
+        active_keys=sum(1 for key in accounts.list_api_keys(conn, current_user.id)
+                        if key["revoked_at"] is None),
+        recent_jobs=[job_card(job) for job in jobs.list_for_user(conn, current_user.id, limit=5)],
+        base_url=api.public_base_url())
+
+
+# --- API keys --------------------------------------------------------------------------
+
+@bp.get("/keys")
+def keys():
+    return _keys_page()
+
+
+@bp.post("/keys")
+def create_key():
+    name = request.form.get("name", "").strip()
+    if not name:
+        flash("Give the key a name, e.g. the machine or app that will use it.", "error")
+        return _keys_page(status=400)
+    plaintext, key = accounts.create_api_key(get_db(), current_user.id, name)
+    # Rendered, not redirected: the key is shown this once and is never put in the session.
+    return _keys_page(new_key=plaintext, new_key_name=key.name, status=201)
+
+
+def _keys_page(new_key=None, new_key_name=None, status=200):
+    rows = accounts.list_api_keys(get_db(), current_user.id)
+    return render_template("dashboard/keys.html", keys=rows, new_key=new_key,
+                           new_key_name=new_key_name), status
+
+
+@bp.get("/keys/<int:key_id>/revoke")
+def confirm_revoke_key(key_id):
+    key = accounts.get_api_key(get_db(), key_id, user_id=current_user.id)
+    if key is None:
+        abort(404)
+    return render_template("dashboard/revoke_key.html", key=key)
+
+
+@bp.post("/keys/<int:key_id>/revoke")
+def revoke_key(key_id):
+    if accounts.get_api_key(get_db(), key_id, user_id=current_user.id) is None:
+        abort(404)
+    try:
+        prefix = accounts.revoke_api_key_by_id(get_db(), key_id, user_id=current_user.id)
+    except accounts.AccountError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"The key {prefix}… is revoked: the API refuses it from now on.", "success")
+    return redirect(url_for("dashboard.keys"))
+
+
+# --- jobs ------------------------------------------------------------------------------
+
+@bp.get("/jobs")
+def job_list():
+    before = request.args.get("before", type=int)
+    rows = jobs.list_for_user(get_db(), current_user.id, limit=JOBS_PER_PAGE + 1,
+                              before_seq=before)
+    page = rows[:JOBS_PER_PAGE]
+    older = page[-1]["seq"] if len(rows) > JOBS_PER_PAGE else None
+    return render_template("dashboard/jobs.html", jobs=[job_card(job) for job in page],
+                           older=older, is_first_page=before is None)
+
+
+@bp.get("/jobs/<job_id>")
+def job_detail(job_id):
+    card = job_card(_own_job_or_404(job_id), with_queue_position=True)
+    # json.dumps, not |tojson: tojson escapes "&" in URLs for <script> use, which reads oddly.
+    return render_template("dashboard/job.html", job=card,
+                           document_json=json.dumps(card["document"], indent=2))
+
+
+@bp.get("/jobs/<job_id>/row")
+def job_row(job_id):
+    """One row of the jobs table: the list page re-fetches rows of processing jobs."""
+    return render_template("dashboard/_job_row.html", job=job_card(_own_job_or_404(job_id)))
+
+
+@bp.get("/jobs/<job_id>/status")
+def job_status(job_id):
+    """The job as JSON for the playground and the job page, with dashboard image links."""
+    card = job_card(_own_job_or_404(job_id), with_queue_position=True)
+    return jsonify({"status": card["status"], "message": card["message"],
+                    "error": card["error"], "errorCode": card["error_code"],
+                    "images": card["images"], "jobUrl": url_for(".job_detail", job_id=card["id"]),
+                    "document": card["document"]})
+
+
+def _own_job_or_404(job_id):
+    job = jobs.get(get_db(), job_id)
+    if job is None or job["user_id"] != current_user.id:
+        abort(404)
+    return job
+
+
+def job_card(job, *, with_queue_position=False):
+    """What the pages show of a job: its API status document plus signed image links."""
+    document = api.status_body(job, with_base64=False, with_queue_position=with_queue_position)
+    return {
+        "id": job["id"],
+        "status": document["status"],
+        "message": document.get("message"),
+        "error": document.get("error"),
+        "error_code": document.get("errorCode"),
+        "created_at": job["created_at"],
+        "updated_at": job["updated_at"],
+        "images": _image_links(job),
+        "document": document,
+    }
+
+
+def _image_links(job):
+    """Signed /files/ paths of the job's person, garment and result images that exist."""
+    if job["images_deleted_at"]:
+        return {}
+    store = current_app.extensions["tryon.store"]
+    signer = current_app.extensions["tryon.signer"]
+    keys = {"person": job["person_key"], "garment": job["garment_key"],
+            "result": job["result_key"] if job["state"] == "completed" else None}
+    return {label: signer.signed_path(key) for label, key in keys.items()
+            if key and store.exists(key)}
+
+
+# --- playground ------------------------------------------------------------------------
+
+@bp.get("/playground")
+def playground():
+    return render_template("dashboard/playground.html",
+                           balance=accounts.balance(get_db(), current_user.id),
+                           job_cost=current_app.config["JOB_COST"])
+
+
+@bp.post("/playground")
+def playground_submit():
+    """Submit like the API does (same checks, same credit); answers JSON to the page's
+    script, or redirects to the job page when the form was posted without JavaScript."""
+    wants_json = request.accept_mimetypes.best == "application/json"
+    try:
+        submission = submissions.submit_from_request(
+            request, user_id=current_user.id, base_url=api.public_base_url())
+    except ApiError as exc:
+        if wants_json:
+            return error_response(exc.status, exc.message, exc.error_code)
+        flash(exc.message, "error")
+        return redirect(url_for(".playground"))
+    job_url = url_for(".job_detail", job_id=submission.job_id)
+    if wants_json:
+        return jsonify({"jobId": submission.job_id, "jobUrl": job_url,
+                        "statusUrl": url_for(".job_status", job_id=submission.job_id),
+                        "balance": accounts.balance(get_db(), current_user.id)}), 202
+    return redirect(job_url)
+
+
+# --- credits ---------------------------------------------------------------------------
+
+@bp.get("/credits")
+def credits():
+    conn = get_db()
+    return render_template("dashboard/credits.html",
+                           balance=accounts.balance(conn, current_user.id),
+                           job_cost=current_app.config["JOB_COST"],
+                           ledger=accounts.ledger(conn, current_user.id, limit=LEDGER_ROWS),
+                           ledger_limit=LEDGER_ROWS)

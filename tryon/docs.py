@@ -1,0 +1,13 @@
+"""/docs: the API documentation, with this server's base URL in every example."""
+from flask import Blueprint, current_app, render_template
+
+from .api import public_base_url
+
+bp = Blueprint("docs", __name__)
+
+
+@bp.get("/docs")
+def index():
+    return render_template("docs/index.html", base_url=public_base_url(),
+                           job_cost=current_app.config["JOB_COST"],
+                           url_ttl_minutes=current_app.config["RESULT_URL_TTL"] // 60)
