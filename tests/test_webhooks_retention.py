@@ -149,3 +149,32 @@ def test_old_jobs_lose_their_images_and_say_so(make_app, make_user):
     assert store.exists(fresh_job["person_key"]) and store.exists(fresh_job["result_key"])
     assert sweeper.sweep(conn) == 0
     conn.close()
+
+
+def test_dashboard_shows_the_secret_and_each_jobs_deliveries(hook_app, make_user, receiver):
+    from tests.dashboard_client import login
+    client = hook_app.test_client()
+    user_id, key = make_user(email="hooks@example.com")
+    job_id = submit_with_webhook(client, key, receiver.url + "/hook")
+    receiver.wait_for_posts(1)
+    conn = db.connect(hook_app.config["DATABASE"])
+    wait_for(lambda: webhooks.deliveries_for_job(conn, job_id)[0]["state"] == "delivered")
+    secret = accounts.webhook_secret(conn, user_id)
+    login(client, "hooks@example.com")
+    assert secret in client.get("/keys").get_data(as_text=True)
+    page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert 'data-testid="webhook-delivery"' in page and "delivered" in page
+    conn.close()
+
+
+def test_rotating_the_webhook_secret_from_the_dashboard(app, make_user):
+    from tests.dashboard_client import login, post_form
+    client = app.test_client()
+    user_id, _ = make_user(email="rotate@example.com")
+    conn = db.connect(app.config["DATABASE"])
+    before = accounts.webhook_secret(conn, user_id)
+    login(client, "rotate@example.com")
+    assert post_form(client, "/keys/webhook-secret").status_code == 302
+    after = accounts.webhook_secret(conn, user_id)
+    assert after != before and after.startswith("whsec_")
+    conn.close()

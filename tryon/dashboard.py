@@ -9,7 +9,7 @@ from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, rend
                    request, url_for)
 from flask_login import current_user
 
-from . import accounts, api, jobs, submissions
+from . import accounts, api, jobs, submissions, webhooks
 from .db import get_db
 from .errors import ApiError, error_response
 
@@ -58,9 +58,17 @@ def create_key():
 
 
 def _keys_page(new_key=None, new_key_name=None, status=200):
-    rows = accounts.list_api_keys(get_db(), current_user.id)
-    return render_template("dashboard/keys.html", keys=rows, new_key=new_key,
-                           new_key_name=new_key_name), status
+    conn = get_db()
+    return render_template("dashboard/keys.html", keys=accounts.list_api_keys(conn, current_user.id),
+                           webhook_secret=accounts.webhook_secret(conn, current_user.id),
+                           new_key=new_key, new_key_name=new_key_name), status
+
+
+@bp.post("/keys/webhook-secret")
+def rotate_webhook_secret():
+    accounts.rotate_webhook_secret(get_db(), current_user.id)
+    flash("A new webhook signing secret is in use; update your receivers.", "success")
+    return redirect(url_for("dashboard.keys"))
 
 
 @bp.get("/keys/<int:key_id>/revoke")
@@ -102,6 +110,7 @@ def job_detail(job_id):
     card = job_card(_own_job_or_404(job_id), with_queue_position=True)
     # json.dumps, not |tojson: tojson escapes "&" in URLs for <script> use, which reads oddly.
     return render_template("dashboard/job.html", job=card,
+                           deliveries=webhooks.deliveries_for_job(get_db(), job_id),
                            document_json=json.dumps(card["document"], indent=2))
 
 

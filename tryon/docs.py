@@ -10,4 +10,5 @@ bp = Blueprint("docs", __name__)
 def index():
     return render_template("docs/index.html", base_url=public_base_url(),
                            job_cost=current_app.config["JOB_COST"],
-                           url_ttl_minutes=current_app.config["RESULT_URL_TTL"] // 60)
+                           url_ttl_minutes=current_app.config["RESULT_URL_TTL"] // 60,
+                           retention_days=f"{current_app.config['RETENTION_DAYS']:g}")
