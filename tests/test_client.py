@@ -127,3 +127,15 @@ def test_command_line_errors(server, photos, tmp_path):
     assert main(["--base-url", server.url, "--api-key", key, "credits"], stdout=out,
                 stderr=err) == 0
     assert out.getvalue().strip().endswith("0")
+
+
+def test_the_client_needs_only_requests():
+    blocked = "flask werkzeug PIL cv2 numpy flask_login flask_limiter flask_wtf sqlite3"
+    code = ("import sys\n"
+            f"for name in {blocked.split()!r}: sys.modules[name] = None\n"
+            "import tryon.client\n"
+            "print(tryon.client.TryOnClient.__name__)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "TryOnClient"

@@ -1,0 +1,141 @@
+"""create_app: the Flask app with its settings, services, blueprints and job worker."""
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from . import config as settings
+from . import db, jobs
+from .job_status import StatusRenderer
+from .metrics import Metrics
+from .processing import JobRunner
+from .providers import UnknownProvider, default_registry
+from .retention import RetentionSweeper
+from .safe_http import AddressPolicy, SafeHttp
+from .storage import ObjectStore, UrlSigner
+from .webhooks import WebhookSender, parse_retry_schedule
+from .worker import JobWorker
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config=None, *, start_worker=False):
+    """Build the app. `start_worker=True` also starts the background job worker; the
+    serving entry point (wsgi.py) asks for it, CLI commands and most tests do not."""
+    config = _load_config(test_config)
+    app = Flask(__name__, instance_path=config["INSTANCE_PATH"],
+                template_folder=str(PROJECT_ROOT / "templates"),
+                static_folder=str(PROJECT_ROOT / "static"))
+    app.config.update(config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config["DATABASE"] = app.config["DATABASE"] or os.path.join(app.instance_path,
+                                                                    "tryon.sqlite3")
+    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or _instance_secret(app.instance_path)
+    app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
+
+    _migrate(app)
+    _init_services(app)
+    _register_web(app)
+    _log_provider_status(app)
+    if start_worker:
+        app.extensions["tryon.worker"].start()
+    return app
+
+
+def _load_config(test_config):
+    config = settings.defaults()
+    config.update(settings.load_from_env())
+    config.update(test_config or {})
+    config["INSTANCE_PATH"] = os.path.abspath(config["INSTANCE_PATH"] or PROJECT_ROOT / "instance")
+    return config
+
+
+def _instance_secret(instance_path):
+    """A random secret generated once and kept (0600) in the instance folder."""
+    path = os.path.join(instance_path, "secret_key")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(path, encoding="ascii") as f:
+            secret = f.read().strip()
+        if secret:
+            return secret
+        raise RuntimeError(f"{path} is empty: delete it to generate a new secret") from None
+    secret = secrets.token_hex(32)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(secret)
+    return secret
+
+
+def _migrate(app):
+    conn = db.connect(app.config["DATABASE"])
+    try:
+        db.migrate(conn, db.migration_lock_path(app.config["DATABASE"]))
+    finally:
+        conn.close()
+
+
+def _init_services(app):
+    config = app.config
+    store = ObjectStore(os.path.join(app.instance_path, "objects"))
+    providers = default_registry(config)
+    app.extensions["tryon.metrics"] = Metrics()
+    runner = JobRunner(store, providers, config, app.extensions["tryon.metrics"])
+    app.extensions["tryon.store"] = store
+    app.extensions["tryon.signer"] = UrlSigner(config["SECRET_KEY"], config["RESULT_URL_TTL"])
+    app.extensions["tryon.providers"] = providers
+    app.extensions["tryon.http"] = SafeHttp(AddressPolicy(config["URL_INPUT_ALLOW"]))
+    app.extensions["tryon.status"] = StatusRenderer(
+        store, app.extensions["tryon.signer"], config["RESULT_DELIVERY"], config["RETENTION_DAYS"])
+    webhook_sender = WebhookSender(
+        config["DATABASE"], app.extensions["tryon.http"], app.extensions["tryon.status"],
+        jobs.get, retry_schedule=parse_retry_schedule(config["WEBHOOK_RETRY_SECONDS"]),
+        public_base_url=config["PUBLIC_BASE_URL"])
+    app.extensions["tryon.worker"] = JobWorker(
+        config["DATABASE"], runner, threads=config["WORKERS"],
+        lease_seconds=config["JOB_LEASE_SECONDS"], max_attempts=config["JOB_MAX_ATTEMPTS"],
+        webhooks=webhook_sender, retention=RetentionSweeper(store, config["RETENTION_DAYS"]))
+
+
+def _register_web(app):
+    from . import api, backup, cli, errors, files, health, metrics, ratelimit, security
+
+    db.init_app(app)
+    cli.init_app(app)
+    backup.init_app(app)
+    errors.register_error_handlers(app)
+    metrics.init_app(app)
+    security.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(files.bp)
+    app.register_blueprint(health.bp)
+    ratelimit.init_app(app)
+    _register_dashboard(app)
+
+
+def _register_dashboard(app):
+    """The browser side: sessions and CSRF (auth), pages, docs and the OpenAPI document."""
+    from . import admin, auth, dashboard, docs, openapi
+
+    auth.init_app(app)  # after ratelimit.init_app: it limits logins with the app's Limiter
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(docs.bp)
+    app.register_blueprint(openapi.bp)
+
+
+def _log_provider_status(app):
+    name = app.config["PROVIDER"]
+    try:
+        problems = app.extensions["tryon.providers"].get(name).configuration_problems()
+    except UnknownProvider as exc:
+        app.logger.error("TRYON_PROVIDER: %s Jobs will fail with INVALID_SERVICE_PROVIDER.", exc)
+        return
+    if problems:
+        app.logger.error("provider %s is not ready: %s (jobs will fail with "
+                         "CONSUMER_CONFIG_ERROR)", name, "; ".join(problems))
+    else:
+        app.logger.info("provider %s is ready", name)
