@@ -5,7 +5,7 @@ from flask_login import current_user
 from . import accounts, jobs
 from .auth import admin_required
 from .db import get_db
-from .providers import UnknownProvider
+from .health import provider_status
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -19,18 +19,8 @@ def index():
     counts = jobs.counts_by_state(conn)
     return render_template("admin/index.html", users=accounts.list_users(conn),
                            counts={state: counts.get(state, 0) for state in JOB_STATES},
-                           provider=provider_status(),
+                           provider=provider_status(current_app),
                            signup_credits=current_app.config["SIGNUP_CREDITS"])
-
-
-def provider_status():
-    """The configured provider's name and what keeps it from working, if anything."""
-    name = current_app.config["PROVIDER"]
-    try:
-        problems = current_app.extensions["tryon.providers"].get(name).configuration_problems()
-    except UnknownProvider as exc:
-        problems = [str(exc)]
-    return {"name": name, "problems": problems}
 
 
 @bp.post("/users")

@@ -8,10 +8,11 @@ from flask import Flask
 
 from . import config as settings
 from . import db, jobs
+from .health import provider_status
 from .job_status import StatusRenderer
 from .metrics import Metrics
 from .processing import JobRunner
-from .providers import UnknownProvider, default_registry
+from .providers import default_registry
 from .retention import RetentionSweeper
 from .safe_http import AddressPolicy, SafeHttp
 from .storage import ObjectStore, UrlSigner
@@ -128,14 +129,10 @@ def _register_dashboard(app):
 
 
 def _log_provider_status(app):
-    name = app.config["PROVIDER"]
-    try:
-        problems = app.extensions["tryon.providers"].get(name).configuration_problems()
-    except UnknownProvider as exc:
-        app.logger.error("TRYON_PROVIDER: %s Jobs will fail with INVALID_SERVICE_PROVIDER.", exc)
-        return
-    if problems:
-        app.logger.error("provider %s is not ready: %s (jobs will fail with "
-                         "CONSUMER_CONFIG_ERROR)", name, "; ".join(problems))
+    status = provider_status(app)
+    if status["ready"]:
+        app.logger.info("provider %s is ready", status["name"])
     else:
-        app.logger.info("provider %s is ready", name)
+        app.logger.error("provider %s is not ready: %s (jobs will fail with "
+                         "INVALID_SERVICE_PROVIDER or CONSUMER_CONFIG_ERROR)", status["name"],
+                         "; ".join(status["problems"]))

@@ -16,7 +16,8 @@ def livez():
 
 @bp.get("/healthz")
 def healthz():
-    checks = {"database": _database(), "worker": _worker(), "provider": _provider()}
+    checks = {"database": _database(), "worker": _worker(),
+              "provider": provider_status(current_app)}
     healthy = checks["database"]["ok"] and checks["worker"]["ok"]
     body = {"status": "ok" if healthy else "unavailable", **checks}
     return jsonify(body), 200 if healthy else 503
@@ -36,10 +37,12 @@ def _worker():
     return {"ok": ok, **state}
 
 
-def _provider():
-    name = current_app.config["PROVIDER"]
+def provider_status(app):
+    """The configured provider's name, whether it is ready, and what keeps it from working
+    (shown by /healthz and the admin page, logged at start)."""
+    name = app.config["PROVIDER"]
     try:
-        problems = current_app.extensions["tryon.providers"].get(name).configuration_problems()
+        problems = app.extensions["tryon.providers"].get(name).configuration_problems()
     except UnknownProvider as exc:
         problems = [str(exc)]
     return {"name": name, "ready": not problems, "problems": problems}
