@@ -1,19 +1,18 @@
-"""The documentation's own examples, run against a live server with only the domain (and,
-for curl, the placeholders) replaced."""
+"""The documentation's own examples (tryon/doc_examples, which /docs shows), run against a
+live server with only the domain (and, for curl, the placeholders) replaced."""
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import requests
 
+from tryon import doc_examples
 from tests.fakes import make_image_bytes
 from tests.image_server import LocalHttpServer
 from tests.live import LiveServer
 
-EXAMPLES = Path(__file__).parent / "doc_examples"
-DOMAIN = "https://your-domain.com"
+DOMAIN = doc_examples.PLACEHOLDER_DOMAIN
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +25,7 @@ def server(tmp_path_factory):
 
 def test_python_example_works_unchanged(server, photos):
     _, key = server.create_user("python-example@example.com", credits=5)
-    source = (EXAMPLES / "generate_tryon.py").read_text().replace(DOMAIN, server.url)
+    source = doc_examples.for_server("python", server.url)
     namespace = {}
     exec(compile(source, "generate_tryon.py", "exec"), namespace)
     result_url = namespace["generate_tryon"](key, *map(str, photos))
@@ -39,7 +38,7 @@ def test_python_example_works_unchanged(server, photos):
 def test_curl_example_works(server, photos):
     _, key = server.create_user("curl-example@example.com", credits=5)
     person, garment = photos
-    script = (EXAMPLES / "submit_and_status.sh").read_text()
+    script = doc_examples.source("curl")
     submit_cmd, status_cmd = [block for block in script.split("# ")
                               if block.startswith(("Submit", "Check"))]
 
@@ -67,7 +66,7 @@ def test_javascript_example_works_unchanged_with_url_inputs(server):
     try:
         images.add("/person.jpg", make_image_bytes())
         images.add("/garment.jpg", make_image_bytes(color=(200, 30, 30)))
-        source = (EXAMPLES / "generate_tryon.js").read_text().replace(DOMAIN, server.url)
+        source = doc_examples.for_server("js", server.url)
         call = (f"\ngenerateTryOn({json.dumps(key)}, {json.dumps(images.url + '/person.jpg')}, "
                 f"{json.dumps(images.url + '/garment.jpg')})"
                 ".then(url => console.log(url), err => { console.error(err); process.exit(1); });\n")

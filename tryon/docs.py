@@ -1,6 +1,7 @@
 """/docs: the API documentation, with this server's base URL in every example."""
 from flask import Blueprint, current_app, render_template
 
+from . import doc_examples
 from .api import public_base_url
 
 bp = Blueprint("docs", __name__)
@@ -8,7 +9,10 @@ bp = Blueprint("docs", __name__)
 
 @bp.get("/docs")
 def index():
-    return render_template("docs/index.html", base_url=public_base_url(),
+    base_url = public_base_url()
+    examples = {name: doc_examples.for_server(name, base_url).rstrip()
+                for name in doc_examples.FILES}
+    return render_template("docs/index.html", base_url=base_url, examples=examples,
                            job_cost=current_app.config["JOB_COST"],
                            url_ttl_minutes=current_app.config["RESULT_URL_TTL"] // 60,
                            retention_days=f"{current_app.config['RETENTION_DAYS']:g}")

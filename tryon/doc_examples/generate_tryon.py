@@ -13,7 +13,7 @@ def generate_tryon(api_key, person_image_path, garment_image_path):
 
     # Submit job
     response = requests.post(
-        '{{ base_url }}/api/v1/tryon',
+        'https://your-domain.com/api/v1/tryon',
         headers=headers,
         files=files
     )
@@ -28,7 +28,7 @@ def generate_tryon(api_key, person_image_path, garment_image_path):
     while job_status == 'processing':
         time.sleep(2)  # Wait 2 seconds
         status_response = requests.get(
-            f'{{ base_url }}{status_url}',
+            f'https://your-domain.com{status_url}',
             headers=headers
         )
         status_response.raise_for_status()

@@ -1,5 +1,3 @@
-// The JavaScript example of the TryonAPI documentation, as published (only line breaks restored).
-// tests/test_doc_examples.py runs it with node against a live server, replacing only the domain.
 // Example using fetch API
 async function generateTryOn(apiKey, personImageUrl, garmentImageUrl) {
   // Create FormData

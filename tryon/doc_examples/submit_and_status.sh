@@ -1,4 +1,3 @@
-# The curl example of the TryonAPI documentation, as published (only line breaks restored).
 # Submit a try-on job
 curl -X POST \
   -H "Authorization: Bearer your_api_key_here" \
