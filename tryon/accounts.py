@@ -42,20 +42,22 @@ class ApiKey:
 # --- users -----------------------------------------------------------------------------
 
 def create_user(conn, email, password, *, is_admin=False, credits=0):
-    email = (email or "").strip()
-    if not EMAIL_PATTERN.match(email):
-        raise AccountError(f"{email!r} is not an email address.")
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    """An account made by an admin (CLI or admin page)."""
+    email = _checked_new_account(email, password)
     with transaction(conn):
-        if conn.execute("SELECT 1 FROM users WHERE email = ?", (email,)).fetchone():
-            raise AccountError(f"A user with the email {email} exists already.")
-        user_id = conn.execute(
-            "INSERT INTO users (email, password_hash, is_admin, created_at) VALUES (?, ?, ?, ?)",
-            (email, generate_password_hash(password), int(is_admin), utcnow()),
-        ).lastrowid
-        if credits:
-            _add_ledger_entry(conn, user_id, credits, "grant", note="initial credits")
+        return _insert_user(conn, email, password, is_admin, credits, "initial credits")
+
+
+def _insert_user(conn, email, password, is_admin, credits, credits_note):
+    """Inside the caller's transaction: the users row and its first credits."""
+    if conn.execute("SELECT 1 FROM users WHERE email = ?", (email,)).fetchone():
+        raise AccountError(f"A user with the email {email} exists already.")
+    user_id = conn.execute(
+        "INSERT INTO users (email, password_hash, is_admin, created_at) VALUES (?, ?, ?, ?)",
+        (email, generate_password_hash(password), int(is_admin), utcnow()),
+    ).lastrowid
+    if credits:
+        _add_ledger_entry(conn, user_id, credits, "grant", note=credits_note)
     return user_id
 
 
@@ -256,14 +258,7 @@ def sign_up(conn, email, password, *, open_signup, credits=0):
         is_first = conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0
         if not is_first and not open_signup:
             raise SignupClosed("Sign-up is closed on this server: ask an admin for an account.")
-        if conn.execute("SELECT 1 FROM users WHERE email = ?", (email,)).fetchone():
-            raise AccountError(f"A user with the email {email} exists already.")
-        user_id = conn.execute(
-            "INSERT INTO users (email, password_hash, is_admin, created_at) VALUES (?, ?, ?, ?)",
-            (email, generate_password_hash(password), int(is_first), utcnow()),
-        ).lastrowid
-        if credits:
-            _add_ledger_entry(conn, user_id, credits, "grant", note="sign-up credits")
+        user_id = _insert_user(conn, email, password, is_first, credits, "sign-up credits")
     return user_id, is_first
 
 
