@@ -29,6 +29,9 @@ FOLD_SIGMA, LIGHT_SIGMA = 0.045, 0.35  # in shoulder widths: fold detail, overal
 SHADE_MIN, SHADE_MAX = 0.84, 1.1  # folds darken more than they brighten
 PASTE_BAND_ROWS = 256  # rows of a big photo resampled at a time
 REMNANT_REACH = 0.1  # old clothing this close to the garment (shoulder widths) gets covered
+FOREARM_CONFIDENT = 0.6  # elbow and wrist visibility above which a forearm is simply in front
+FOREARM_MIN_VISIBILITY = 0.05  # below this the elbow and wrist landmarks are not even a hint
+SKIN_CHROMA_TOLERANCE = 9.0  # Lab a/b distance from the face's own skin colour
 
 
 def warp_garment(garment_bgr: np.ndarray, cutout: GarmentCutout, placement: Placement,
@@ -134,10 +137,18 @@ def _outer_side(shape, shoulder, armpit, centre_x, slack):
 
 
 def _sleeve_region(alpha, part, cutout, overlap):
+    """The sleeve's pixels: beyond the armhole line, and either above the armpit or clear of
+    the body's side seam (a long sleeve hangs on below the armpit beside the body)."""
     shoulder, armpit = part.armhole
-    outer = _outer_side(alpha.shape, shoulder, armpit, cutout.keypoints.centre_x, overlap)
+    keys = cutout.keypoints
+    outer = _outer_side(alpha.shape, shoulder, armpit, keys.centre_x, overlap)
     above_armpit = np.arange(alpha.shape[0])[:, None] < armpit[1] + overlap
-    return np.where(outer & above_armpit, alpha, 0).astype(np.uint8)
+    xs = np.arange(alpha.shape[1])[None, :]
+    if armpit[0] < keys.centre_x:
+        beside_body = xs < keys.body_left - overlap
+    else:
+        beside_body = xs > keys.body_right + overlap
+    return np.where(outer & (above_armpit | beside_body), alpha, 0).astype(np.uint8)
 
 
 def _body_region(alpha, sleeves, cutout, overlap):
@@ -179,7 +190,7 @@ def compose_layer(person_bgr: np.ndarray, person: PersonAnalysis, placement: Pla
         return GarmentLayer(box, np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0), np.float32))
     body = person.mask_in_box(box)
     region = person_bgr[y0:y1, x0:x1]
-    in_front = _in_front_of_garment(person, placement, box, body)
+    in_front = _in_front_of_garment(person, placement, box, body, region)
 
     alpha = warped_alpha * (1.0 - in_front)
     # The garment may stand a little off the body, but not float over the background.
@@ -289,21 +300,28 @@ def _looks_like(lab: np.ndarray, samples: np.ndarray) -> np.ndarray:
 
 
 def _beyond_cuffs(placement: Placement, box, size, factor) -> np.ndarray:
-    """Pixels further along the arm than a sleeve's cuff (in the scaled box)."""
+    """The arms below the sleeves' cuffs (in the scaled box): they keep their own colours.
+
+    A band along each arm from its sleeve's cuff on past the elbow and wrist, a little
+    wider than the arm, so the remnant cover never paints sleeve colour down the arm.
+    """
     width, height = size
-    xs = np.arange(width, dtype=np.float32)[None, :] / factor + box[0]
-    ys = np.arange(height, dtype=np.float32)[:, None] / factor + box[1]
-    beyond = np.zeros((height, width), bool)
+    beyond = np.zeros((height, width), np.uint8)
     for sleeve in placement.sleeves:
-        root = sleeve.person_points[:3].mean(axis=0)  # shoulder, armhole centre, armpit
-        cuff = sleeve.person_points[-2]  # the cuff's centre
-        axis = cuff - root
-        axis = axis / max(np.linalg.norm(axis), 1e-6)
-        beyond |= (xs - cuff[0]) * axis[0] + (ys - cuff[1]) * axis[1] > 0
-    return beyond
+        arm = sleeve.arm
+        if arm is None:
+            continue
+        path = [arm.point_at(sleeve.cuff_reach), arm.elbow, arm.wrist, arm.wrist + (arm.wrist - arm.elbow) * 0.5]
+        if sleeve.cuff_reach > arm.upper_length:
+            path = [arm.point_at(sleeve.cuff_reach), arm.wrist, arm.wrist + (arm.wrist - arm.elbow) * 0.5]
+        pixels = [((np.asarray(p) - box[:2]) * factor).round().astype(np.int32) for p in path]
+        thickness = max(1, int(round(2.6 * arm.half_width * factor)))
+        cv2.polylines(beyond, [np.array(pixels)], False, 1, thickness)
+    return beyond > 0
 
 
-def _in_front_of_garment(person: PersonAnalysis, placement: Placement, box, body: np.ndarray) -> np.ndarray:
+def _in_front_of_garment(person: PersonAnalysis, placement: Placement, box, body: np.ndarray,
+                         region: np.ndarray) -> np.ndarray:
     """Head, neck and forearms crossing the torso stay in front of the new garment."""
     x0, y0 = box[0], box[1]
     keep = np.zeros(body.shape, np.float32)
@@ -318,12 +336,68 @@ def _in_front_of_garment(person: PersonAnalysis, placement: Placement, box, body
     chin = [fx + fw / 2, fy + fh]
     neck_base = placement.neck_base + placement.down * 0.04 * placement.shoulder_width
     cv2.line(keep, pt(chin), pt(neck_base), 1.0, max(1, int(fw * 0.42)))
-    for elbow, wrist in ((LEFT_ELBOW, LEFT_WRIST), (RIGHT_ELBOW, RIGHT_WRIST)):
-        if min(person.visibility[elbow], person.visibility[wrist]) > 0.6:
-            cv2.line(keep, pt(person.points[elbow]), pt(person.points[wrist]), 1.0,
-                     max(1, int(0.22 * placement.shoulder_width)))
     keep *= (body > 0.4)
-    return cv2.GaussianBlur(keep, (0, 0), 2.0)
+    forearms = _forearms_in_front(person, placement, box, body, region)
+    return cv2.GaussianBlur(np.maximum(keep, forearms), (0, 0), 2.0)
+
+
+def _forearms_in_front(person: PersonAnalysis, placement: Placement, box, body: np.ndarray,
+                       region: np.ndarray) -> np.ndarray:
+    """Forearms and hands over the torso, as a 0/1 float mask of the box.
+
+    When the pose model is sure of elbow and wrist, the whole forearm band is in front
+    (it may be clothed). When it is not (the wrists of a photo cut at the waist score
+    0.1-0.3), only the band's pixels that are part of the person and have the colour of
+    the person's own face skin are kept: bare forearms and hands come out in front, and a
+    wrong guess costs nothing, since clothing rarely has skin colour.
+    """
+    x0, y0 = box[0], box[1]
+    height, width = body.shape
+    confident = np.zeros((height, width), np.uint8)
+    uncertain = np.zeros((height, width), np.uint8)
+    for elbow, wrist in ((LEFT_ELBOW, LEFT_WRIST), (RIGHT_ELBOW, RIGHT_WRIST)):
+        visibility = min(person.visibility[elbow], person.visibility[wrist])
+        start, end = person.points[elbow] - (x0, y0), person.points[wrist] - (x0, y0)
+        hand = end + 0.35 * (end - start)  # the hand carries on past the wrist
+        if visibility > FOREARM_CONFIDENT:
+            cv2.line(confident, _pixel(start), _pixel(end), 1, max(1, int(0.22 * placement.shoulder_width)))
+        elif visibility > FOREARM_MIN_VISIBILITY:
+            cv2.line(uncertain, _pixel(start), _pixel(hand), 1, max(1, int(0.4 * placement.shoulder_width)))
+    in_front = confident.astype(bool)
+    if uncertain.any():
+        skin = _skin_like(region, person, box) & uncertain.astype(bool) & (body > 0.5)
+        # Colour fringes along seams and straps are thin; a forearm or hand is a sizeable blob.
+        skin = cv2.morphologyEx(skin.astype(np.uint8), cv2.MORPH_OPEN,
+                                ellipse_kernel(0.06 * placement.shoulder_width)) > 0
+        in_front |= skin
+    return (in_front & (body > 0.4)).astype(np.float32)
+
+
+def _pixel(point) -> tuple[int, int]:
+    return int(round(point[0])), int(round(point[1]))
+
+
+def _skin_like(region: np.ndarray, person: PersonAnalysis, box) -> np.ndarray:
+    """Pixels of the box with about the colour of the middle of the person's face (Lab)."""
+    image_face = _face_sample(person, box, region)
+    if image_face is None:
+        return np.zeros(region.shape[:2], bool)
+    lab = cv2.cvtColor(region, cv2.COLOR_BGR2LAB).astype(np.float32)
+    colour_gap = np.hypot(lab[..., 1] - image_face[1], lab[..., 2] - image_face[2])
+    return (colour_gap < SKIN_CHROMA_TOLERANCE) & (np.abs(lab[..., 0] - image_face[0]) < 60)
+
+
+def _face_sample(person: PersonAnalysis, box, region: np.ndarray):
+    """Median Lab colour of the cheeks and nose (the face box's middle), if the box holds it."""
+    fx, fy, fw, fh = person.face.box
+    left, right = int(fx + 0.3 * fw - box[0]), int(fx + 0.7 * fw - box[0])
+    top, bottom = int(fy + 0.45 * fh - box[1]), int(fy + 0.75 * fh - box[1])
+    height, width = region.shape[:2]
+    left, top, right, bottom = max(0, left), max(0, top), min(width, right), min(height, bottom)
+    if right - left < 3 or bottom - top < 3:
+        return None
+    lab = cv2.cvtColor(region[top:bottom, left:right], cv2.COLOR_BGR2LAB).reshape(-1, 3).astype(np.float32)
+    return np.median(lab, axis=0)
 
 
 def _protect_face(alpha: np.ndarray, face_box, box) -> None:

@@ -54,6 +54,22 @@ class PersonAnalysis:
     def shoulder_width(self) -> float:
         return float(np.linalg.norm(self.points[LEFT_SHOULDER] - self.points[RIGHT_SHOULDER]))
 
+    def silhouette_reach(self, start: np.ndarray, direction: np.ndarray, max_distance: float) -> float:
+        """How far (full-resolution pixels) the person mask goes from start along direction.
+
+        Walks pixel by pixel at analysis resolution until the mask drops below one half or
+        the image ends; gives up at max_distance. Used to measure torso and arm widths.
+        """
+        height, width = self.mask_small.shape
+        steps = np.arange(0.0, max_distance * self.mask_scale + 1.0)
+        xs = np.round(start[0] * self.mask_scale + steps * direction[0]).astype(int)
+        ys = np.round(start[1] * self.mask_scale + steps * direction[1]).astype(int)
+        inside = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
+        inside[inside] = self.mask_small[ys[inside], xs[inside]] > 0.5
+        outside = np.flatnonzero(~inside)
+        reach = steps[outside[0]] if len(outside) else steps[-1]
+        return float(min(reach / self.mask_scale, max_distance))
+
     def mask_in_box(self, box: tuple[int, int, int, int], grow: float = 0.0) -> np.ndarray:
         """Person probability over box (x0, y0, x1, y1) at full resolution.
 

@@ -1,10 +1,12 @@
 """Decide where each garment keypoint goes on the person (the control points of the warp).
 
 The body of the garment is placed by one similarity transform (neck to neck, width
-from the shoulders) plus a bounded vertical stretch towards the hips; the sleeves
-are then bent about their armholes towards the upper arms. Bending is spread along
-the sleeve (little at the root, most at the cuff) so the sleeve curves instead of
-swinging stiffly as a rigid blade.
+from the shoulders) plus a bounded vertical stretch towards the hips. Its sides are
+then pulled onto the torso's own outline, measured from the person mask at a few
+heights, so the garment narrows or widens with the body instead of hanging as a
+rectangle. Each sleeve is laid along its upper arm (shoulder to elbow landmarks),
+as wide as the arm measured from the mask plus some ease, and a short sleeve ends
+part way down the upper arm so the arm below it shows.
 """
 
 from __future__ import annotations
@@ -15,15 +17,61 @@ import numpy as np
 
 from .garment import GarmentKeypoints
 from .imaging import rotation, unit
-from .person import (LEFT_ELBOW, LEFT_HIP, LEFT_SHOULDER, RIGHT_ELBOW, RIGHT_HIP, RIGHT_SHOULDER,
-                     PersonAnalysis)
+from .person import (LEFT_ELBOW, LEFT_HIP, LEFT_SHOULDER, LEFT_WRIST, RIGHT_ELBOW, RIGHT_HIP, RIGHT_SHOULDER,
+                     RIGHT_WRIST, PersonAnalysis)
 
 BODY_WIDTH_PER_SHOULDER = 1.12  # garment body width / distance between the shoulder joints
 NECK_ABOVE_SHOULDERS = 0.22  # collar top sits this many shoulder widths above the shoulder line
 HEM_BELOW_HIPS = 0.10  # wanted hem position, as a share of the torso length below the hip line
 MIN_STRETCH, MAX_STRETCH = 0.85, 1.2  # vertical stretch allowed to reach the hips
-MAX_SLEEVE_BEND_DEG = 50.0
-SLEEVE_OUTWARD_LEAN = 0.35  # fabric stands off the arm a little
+
+# Torso outline: where the side seams are measured, as shares of the garment's armpit-to-hem length.
+SIDE_ROWS = (0.0, 0.3, 0.65, 1.0)  # armpit, chest, waist, hem
+BODY_EASE = 1.06  # a t-shirt stands a little off the body
+# Measured half widths stay within these shares of the shoulder width, row by row (a typical
+# chest is about as wide as the shoulders, a waist narrower): a mask that leaks into the
+# background, a hole in it or a misplaced elbow must not make the garment balloon or pinch.
+MIN_TORSO_HALF = (0.44, 0.38, 0.34, 0.36)
+MAX_TORSO_HALF = 0.64
+# Worn, the armhole wraps round the arm: seen from the front the armpit sits at most this many
+# shoulder widths below the shoulder line, higher than the deep armhole of a flat-lay photo.
+ARMPIT_BELOW_SHOULDERS = 0.38
+
+MIN_ELBOW_VISIBILITY = 0.3  # below this the elbow is a guess: assume the arm hangs down
+MIN_WRIST_VISIBILITY = 0.1  # only long sleeves use the wrist, and only as a direction
+SHORT_SLEEVE_ARM_SHARE = 0.55  # a short sleeve ends about half way down the upper arm
+MIN_INNER_SEAM = 0.08  # ... but always this many shoulder widths past the armpit
+LONG_SLEEVE_ARM_SHARE = 1.1  # sleeves longer than this share of the upper arm reach past the elbow
+SLEEVE_EASE = 1.1  # sleeve half width / arm half width: a t-shirt sleeve is a little loose
+MIN_ARM_HALF, MAX_ARM_HALF = 0.1, 0.2  # arm half width, in shoulder widths
+CUFF_SHARE = 0.3  # garment sleeve half width at the cuff / armhole length (root: 0.5)
+
+
+@dataclass
+class Arm:
+    """One arm in person pixels: joints and the measured half width of the upper arm."""
+
+    shoulder: np.ndarray
+    elbow: np.ndarray
+    wrist: np.ndarray
+    half_width: float
+    elbow_visibility: float
+    wrist_visibility: float
+
+    def point_at(self, distance: float) -> np.ndarray:
+        """The point this far from the shoulder along shoulder -> elbow -> wrist."""
+        upper = float(np.linalg.norm(self.elbow - self.shoulder))
+        if distance <= upper:
+            return self.shoulder + unit(self.elbow - self.shoulder) * distance
+        return self.elbow + unit(self.wrist - self.elbow) * (distance - upper)
+
+    @property
+    def upper_length(self) -> float:
+        return float(np.linalg.norm(self.elbow - self.shoulder))
+
+    @property
+    def length(self) -> float:
+        return self.upper_length + float(np.linalg.norm(self.wrist - self.elbow))
 
 
 @dataclass
@@ -33,6 +81,8 @@ class Part:
     garment_points: np.ndarray  # (n, 2) in garment pixels
     person_points: np.ndarray  # (n, 2) in person pixels
     armhole: tuple[np.ndarray, np.ndarray] | None = None  # (shoulder, armpit) in garment pixels
+    arm: Arm | None = None  # the arm a sleeve is laid along
+    cuff_reach: float = 0.0  # distance from the shoulder joint to the cuff along the arm, person pixels
 
     def with_garment_scaled(self, factor: float) -> "Part":
         armhole = None if self.armhole is None else (self.armhole[0] * factor, self.armhole[1] * factor)
@@ -48,6 +98,7 @@ class Placement:
     across: np.ndarray  # unit vector from the person's right shoulder to the left one
     neck_base: np.ndarray
     garment_scale: float  # person pixels per garment pixel
+    arms: tuple[Arm, Arm] | None = None  # the person's right arm (image left), then the left
 
     def with_garment_scaled(self, factor: float) -> "Placement":
         """The same placement for a garment photo resized by factor."""
@@ -85,58 +136,161 @@ def place_garment(person: PersonAnalysis, garment: GarmentKeypoints) -> Placemen
     def on_body(p):
         return neck_base + linear @ (np.asarray(p, float) - garment.neck)
 
-    body_points = _body_points(garment)
-    body = Part(np.array(body_points), np.array([on_body(p) for p in body_points]))
+    arms = (_measure_arm(person, RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST, -across, down, shoulder_width),
+            _measure_arm(person, LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST, across, down, shoulder_width))
+    torso = _Torso(shoulders_mid, across, down, shoulder_width)
+    body_garment, body_person = _body_pairs(person, garment, on_body, torso, arms)
+    body = Part(np.array(body_garment), np.array(body_person))
+    # Body points 5 and 6 are the armpits: the sleeves share them so the seams meet.
+    armpits_on_person = {"left": body_person[5], "right": body_person[6]}
     sleeves = []
     sides = (
-        (garment.shoulder_left, garment.armpit_left, garment.sleeve_end_left, RIGHT_SHOULDER, RIGHT_ELBOW, -1),
-        (garment.shoulder_right, garment.armpit_right, garment.sleeve_end_right, LEFT_SHOULDER, LEFT_ELBOW, +1),
+        (garment.shoulder_left, garment.armpit_left, garment.sleeve_end_left, arms[0], "left"),
+        (garment.shoulder_right, garment.armpit_right, garment.sleeve_end_right, arms[1], "right"),
     )
-    for shoulder, armpit, sleeve_end, shoulder_index, elbow_index, outward in sides:
+    for shoulder, armpit, sleeve_end, arm, side in sides:
         if sleeve_end is None:
             continue
-        arm = points[elbow_index] - points[shoulder_index]
-        if person.visibility[elbow_index] < 0.3 or np.linalg.norm(arm) < 1:
-            arm = down * shoulder_width  # elbow unknown: assume the arm hangs down
-        wanted = unit(unit(arm) + SLEEVE_OUTWARD_LEAN * outward * across)
-        pairs = _sleeve_pairs(shoulder, armpit, sleeve_end, on_body, wanted)
-        sleeves.append(Part(np.array([g for g, _ in pairs]), np.array([p for _, p in pairs]),
-                            armhole=(shoulder, armpit)))
+        sleeves.append(_sleeve(shoulder, armpit, sleeve_end, arm, on_body(shoulder), armpits_on_person[side],
+                               scale, MIN_INNER_SEAM * shoulder_width))
 
-    return Placement(body=body, sleeves=sleeves, shoulder_width=shoulder_width,
-                     down=down, across=across, neck_base=neck_base, garment_scale=scale)
+    return Placement(body=body, sleeves=sleeves, shoulder_width=shoulder_width, down=down, across=across,
+                     neck_base=neck_base, garment_scale=scale, arms=arms)
 
 
-def _body_points(garment: GarmentKeypoints) -> list[np.ndarray]:
+def _measure_arm(person: PersonAnalysis, shoulder_index: int, elbow_index: int, wrist_index: int,
+                 outward: np.ndarray, down: np.ndarray, shoulder_width: float) -> Arm:
+    """The arm's joints, and its half width measured on the mask on the side away from the body.
+
+    Only the outer side is measured: on the inner side an arm resting against the torso
+    merges with it in the mask. The landmark line is taken as the arm's middle.
+    """
+    shoulder = person.points[shoulder_index]
+    elbow = person.points[elbow_index]
+    elbow_visibility = float(person.visibility[elbow_index])
+    if elbow_visibility < MIN_ELBOW_VISIBILITY or np.linalg.norm(elbow - shoulder) < 0.3 * shoulder_width:
+        elbow = shoulder + down * 0.8 * shoulder_width  # elbow unknown: assume the arm hangs down
+    wrist = person.points[wrist_index]
+    wrist_visibility = float(person.visibility[wrist_index])
+    if wrist_visibility < MIN_WRIST_VISIBILITY or np.linalg.norm(wrist - elbow) < 0.3 * shoulder_width:
+        wrist = elbow + (elbow - shoulder)  # forearm unknown: assume it carries on straight
+    direction = unit(elbow - shoulder)
+    side = np.array([-direction[1], direction[0]])
+    if np.dot(side, outward) < 0:
+        side = -side
+    upper = float(np.linalg.norm(elbow - shoulder))
+    limit = MAX_ARM_HALF * shoulder_width
+    reaches = [person.silhouette_reach(shoulder + direction * upper * t, side, limit) for t in (0.35, 0.6)]
+    half_width = float(np.clip(np.median(reaches), MIN_ARM_HALF * shoulder_width, limit))
+    return Arm(shoulder, elbow, wrist, half_width, elbow_visibility, wrist_visibility)
+
+
+@dataclass
+class _Torso:
+    """The torso's frame in person pixels: the shoulder line's middle and its two axes."""
+
+    shoulders_mid: np.ndarray
+    across: np.ndarray
+    down: np.ndarray
+    shoulder_width: float
+
+
+def _body_pairs(person, garment, on_body, torso: _Torso, arms):
+    """Control points of the garment's body: neckline and shoulders by the similarity, sides on the torso.
+
+    Each side row also pins its centre, so horizontal lines of the garment (stripes, the
+    hem) stay straight across the body while the sides move in or out.
+    """
+    pairs = [(p, on_body(p)) for p in (garment.collar_left, garment.collar_right, garment.neck,
+                                       garment.shoulder_left, garment.shoulder_right)]
     bottom = garment.hem[1]
-    left, right = garment.body_left, garment.body_right
-    return [
-        garment.collar_left, garment.collar_right, garment.neck,
-        garment.shoulder_left, garment.shoulder_right, garment.armpit_left, garment.armpit_right,
-        np.array([left, (garment.armpit_left[1] + bottom) / 2]),
-        np.array([right, (garment.armpit_right[1] + bottom) / 2]),
-        np.array([left, bottom]), np.array([right, bottom]), garment.hem,
-        np.array([garment.centre_x, (garment.neck[1] + bottom) / 2]),
-    ]
+    armpit_y = (garment.armpit_left[1] + garment.armpit_right[1]) / 2
+    sides, centres = [], []
+    for row, share in enumerate(SIDE_ROWS):
+        y = armpit_y + share * (bottom - armpit_y)
+        centre = on_body([garment.centre_x, y])
+        if row == 0:
+            depth = float(np.dot(centre - torso.shoulders_mid, torso.down))
+            centre = centre - torso.down * max(0.0, depth - ARMPIT_BELOW_SHOULDERS * torso.shoulder_width)
+        centres.append((np.array([garment.centre_x, y]), centre))
+        for seam, armpit, sign, arm in ((garment.body_left, garment.armpit_left, -1.0, arms[0]),
+                                        (garment.body_right, garment.armpit_right, +1.0, arms[1])):
+            on_garment = np.array([armpit[0], y]) if row == 0 else np.array([seam, y])
+            half = _torso_half_width(person, centre, sign, arm, torso, MIN_TORSO_HALF[row])
+            sides.append((on_garment, centre + sign * torso.across * half))
+    pairs[5:5] = sides[:2]  # armpits right after the shoulders (indices 5 and 6)
+    pairs += sides[2:] + centres
+    return [g for g, _ in pairs], [p for _, p in pairs]
 
 
-def _sleeve_pairs(shoulder, armpit, sleeve_end, on_body, wanted_direction):
-    """Control points along one sleeve, bent progressively about the armhole."""
+def _torso_half_width(person: PersonAnalysis, centre: np.ndarray, sign: float, arm: Arm, torso: _Torso,
+                      min_share: float) -> float:
+    """Distance from the torso's centre line to its edge on one side (sign -1: image left), plus ease.
+
+    Measured on the mask, but never past the inner edge of the arm on that side (an arm
+    hanging against the body is one blob with the torso in the mask). Rows below the
+    photo are measured on the photo's last rows, where the hips usually still are.
+    """
+    outward = sign * torso.across
+    image_height = person.mask_small.shape[0] / person.mask_scale
+    probe = centre.copy()
+    probe[1] = min(probe[1], image_height - 3)
+    limit = MAX_TORSO_HALF * torso.shoulder_width / BODY_EASE
+    reach = person.silhouette_reach(probe, outward, limit)
+    arm_offset = _arm_offset_at(arm, probe, outward, torso.down)
+    if arm_offset is not None:
+        reach = min(reach, arm_offset - arm.half_width)
+    return float(np.clip(reach * BODY_EASE, min_share * torso.shoulder_width, MAX_TORSO_HALF * torso.shoulder_width))
+
+
+def _arm_offset_at(arm: Arm, probe: np.ndarray, outward: np.ndarray, down: np.ndarray) -> float | None:
+    """How far out from probe (along outward) the arm's centre line crosses the probe's row.
+
+    The hand is taken to hang on below the wrist, so rows below it are limited too.
+    """
+    path = [arm.shoulder, arm.elbow, arm.wrist, arm.wrist + down * np.linalg.norm(arm.wrist - arm.shoulder)]
+    heights = [float(np.dot(p - probe, down)) for p in path]
+    for a, b, ha, hb in zip(path, path[1:], heights, heights[1:]):
+        if ha * hb <= 0 and ha != hb:
+            crossing = a + (b - a) * (ha / (ha - hb))
+            offset = float(np.dot(crossing - probe, outward))
+            return offset if offset > 0 else None
+    return None
+
+
+def _sleeve(shoulder, armpit, sleeve_end, arm: Arm, seam_top_on_person, armpit_on_person, scale,
+           min_inner_seam: float) -> Part:
+    """Control points of one sleeve laid along its upper arm.
+
+    The armhole seam stays where the body puts it. Further out, the sleeve's centre line
+    follows the arm from the shoulder joint and its width follows the arm's: a short
+    sleeve ends about half way to the elbow, a long one runs on past the elbow.
+    """
     root = (shoulder + armpit) / 2
     axis = unit(sleeve_end - root)
     across_sleeve = np.array([-axis[1], axis[0]])
-    half_width = 0.45 * np.linalg.norm(armpit - shoulder)
-    root_on_body = on_body(root)
-    current = on_body(sleeve_end) - root_on_body
-    bend = np.arctan2(wanted_direction[1], wanted_direction[0]) - np.arctan2(current[1], current[0])
-    bend = (bend + np.pi) % (2 * np.pi) - np.pi
-    bend = float(np.clip(bend, -np.radians(MAX_SLEEVE_BEND_DEG), np.radians(MAX_SLEEVE_BEND_DEG)))
-    # The armhole seam stays where the body puts it; the sleeve turns about it.
-    pairs = [(p, on_body(p)) for p in (shoulder, root, armpit)]
-    for along in (0.5, 1.0):
-        centre = root + along * (sleeve_end - root)
-        turn = rotation(bend * (0.5 + 0.5 * along))
-        for offset in (-half_width, 0.0, half_width):
-            p = centre + offset * across_sleeve
-            pairs.append((p, root_on_body + turn @ (on_body(p) - root_on_body)))
-    return pairs
+    armhole = float(np.linalg.norm(armpit - shoulder))
+    garment_reach = float(np.linalg.norm(sleeve_end - root)) * scale
+    if garment_reach > LONG_SLEEVE_ARM_SHARE * arm.upper_length:
+        reach = min(garment_reach, arm.length)
+        shares = sorted({0.5 * arm.upper_length / reach, min(1.0, arm.upper_length / reach), 1.0})
+    else:
+        # The cuff must clear the armpit, or the sleeve would fold back on itself.
+        armpit_depth = float(np.dot(armpit_on_person - arm.shoulder, unit(arm.elbow - arm.shoulder)))
+        reach = max(min(garment_reach, SHORT_SLEEVE_ARM_SHARE * arm.upper_length), armpit_depth + min_inner_seam)
+        shares = [0.5, 1.0]
+    pairs = [(shoulder, seam_top_on_person), (armpit, armpit_on_person),
+             (root, (seam_top_on_person + armpit_on_person) / 2)]
+    for share in shares:
+        centre_garment = root + share * (sleeve_end - root)
+        centre_person = arm.point_at(share * reach)
+        segment = unit(arm.point_at(share * reach) - arm.point_at(max(0.0, share * reach - 1.0)))
+        # Built like across_sleeve (axis turned a quarter), so the sleeve is never mirrored.
+        person_across = np.array([-segment[1], segment[0]])
+        garment_half = armhole * (0.5 + (CUFF_SHARE - 0.5) * share)
+        person_half = arm.half_width * SLEEVE_EASE
+        for side in (-1.0, 0.0, 1.0):
+            pairs.append((centre_garment + side * garment_half * across_sleeve,
+                          centre_person + side * person_half * person_across))
+    return Part(np.array([g for g, _ in pairs]), np.array([p for _, p in pairs]),
+                armhole=(shoulder, armpit), arm=arm, cuff_reach=reach)
