@@ -104,8 +104,9 @@ def test_the_whole_dashboard_flow(server, page, photos):
     page.get_by_role("button", name="Create key").click()
     key = page.get_by_test_id("new-key").input_value()
     assert key.startswith("ta_") and len(key) == 35
-    page.get_by_role("button", name="Copy").click()
-    page.get_by_text("Copied").wait_for()
+    new_key_card = page.get_by_role("region", name="Your new key")
+    new_key_card.get_by_role("button", name="Copy the new key").click()
+    new_key_card.get_by_text("Copied").wait_for()
     screenshot(page, "02-new-key")
 
     # Use it with the API; the job appears in the dashboard and completes there by itself.
