@@ -1,29 +1,18 @@
 """A tiny HTTP server on 127.0.0.1 for tests: serves images, redirects and slow or huge
 answers for URL inputs, and records webhook POSTs."""
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.loopback import LoopbackServer
 
 
-class LocalHttpServer:
+class LocalHttpServer(LoopbackServer):
     def __init__(self):
         self.routes = {}          # path -> (status, headers dict, body bytes)
         self.received = []        # (path, headers, body) of POSTs
         self.post_statuses = []   # statuses to answer POSTs with, in order (then 200)
         self.received_event = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler())
 
     def add(self, path, body=b"", status=200, headers=None):
         self.routes[path] = (status, headers or {"Content-Type": "image/jpeg"}, body)
