@@ -39,8 +39,9 @@ SETTINGS = (
             "Folder of the local engine's model files. Default: tryon/engine/models "
             "(filled by `python -m tryon.engine.fetch_models`)."),
     Setting("PROVIDER_TIMEOUT", 600, float,
-            "Seconds a remote provider may take for one job (submission, polling and download) "
-            "before the job fails with GENERATION_FAILED.", minimum=1),
+            "Seconds a remote provider may take for one job (submission, polling and download), "
+            "counted from the remote submission across restarts, before the job fails with "
+            "GENERATION_FAILED.", minimum=1),
     Setting("FASHN_API_KEY", None, str, "API key of the fashn provider (FASHN API)."),
     Setting("FASHN_BASE_URL", "https://api.fashn.ai", str, "FASHN API base URL."),
     Setting("FASHN_MODEL", "tryon-v1.6", str, "FASHN model_name."),

@@ -5,9 +5,11 @@ an unexpected exception is logged with its traceback and becomes GENERATION_FAIL
 the provider) or INTERNAL_ERROR (in our own code).
 """
 import io
+import ipaddress
 import json
 import logging
 import time
+from urllib.parse import urlsplit
 
 from PIL import Image
 
@@ -16,7 +18,7 @@ from .db import parse_utc
 from .errors import JobFailure
 from .providers import (GenerationRequest, InputImage, JobContext, ProviderError,
                         UnknownProvider)
-from .storage import StorageError
+from .storage import StorageError, UrlSigner
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,7 @@ class JobRunner:
         context = JobContext(
             remote_state=_json_field(job["remote_state"]),
             save_remote_state=lambda state: jobs.save_remote_state(conn, lease, state),
+            deadline=time.monotonic() + self.config["PROVIDER_TIMEOUT"],
         )
         generated = self._generate(provider, request, context)
         generation_ms = (time.monotonic() - started) * 1000
@@ -101,7 +104,18 @@ class JobRunner:
             raise JobFailure(errors.QUEUE_INVALID_INPUT_DATA,
                              f"The stored {label} image is not a readable image ({exc}).",
                              step="load_inputs")
-        return InputImage(data=data, mime=mime, width=width, height=height)
+        return InputImage(data=data, mime=mime, width=width, height=height,
+                          url=self._public_url(key))
+
+    def _public_url(self, key):
+        """A signed URL a remote provider can fetch the stored input from, or None when
+        TRYON_PUBLIC_BASE_URL is unset or not reachable from the internet (the provider then
+        gets the image inline). Valid for TRYON_RESULT_URL_TTL seconds, like result URLs."""
+        base = self.config.get("PUBLIC_BASE_URL")
+        if not _is_public_base_url(base):
+            return None
+        signer = UrlSigner(self.config["SECRET_KEY"], self.config["RESULT_URL_TTL"])
+        return base.rstrip("/") + signer.signed_path(key)
 
     def _generate(self, provider, request, context):
         try:
@@ -168,6 +182,22 @@ def _timings(job, generation_ms):
         "generationMs": round(generation_ms),
         "attempt": job["attempts"],
     }
+
+
+def _is_public_base_url(url):
+    """True for an http(s) URL whose host is a name or a public address (a remote provider
+    cannot fetch from localhost or a private network)."""
+    if not url:
+        return False
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host or host == "localhost" \
+            or host.endswith(".localhost"):
+        return False
+    try:
+        return ipaddress.ip_address(host).is_global
+    except ValueError:
+        return True  # a DNS name: the operator says it is public
 
 
 def _json_field(text):

@@ -43,8 +43,16 @@ class ProviderRegistry:
 
 
 def default_registry(config):
+    from .fal import FalProvider
+    from .fashn import FashnProvider
+    from .http import HttpProvider
     from .local import LocalProvider
+    from .replicate import ReplicateProvider
 
     registry = ProviderRegistry(config)
     registry.register("local", LocalProvider.from_config)
+    registry.register("fashn", FashnProvider.from_config)
+    registry.register("replicate", ReplicateProvider.from_config)
+    registry.register("fal", FalProvider.from_config)
+    registry.register("http", HttpProvider.from_config)
     return registry

@@ -14,6 +14,9 @@ class InputImage:
     mime: str
     width: int
     height: int
+    # A time-limited public URL of the same image, set when TRYON_PUBLIC_BASE_URL is a public
+    # address: remote providers may fetch it instead of receiving the bytes inline.
+    url: str | None = None
 
 
 @dataclass(frozen=True)
