@@ -79,6 +79,11 @@ def test_environment_settings_are_converted_and_checked():
         config.load_from_env({"TRYON_RESULT_DELIVERY": "email"})
     with pytest.raises(config.ConfigError, match="at least"):
         config.load_from_env({"TRYON_JOB_LEASE_SECONDS": "0"})
+    # A rate limit that flask-limiter cannot parse stops the start, not every request.
+    assert config.load_from_env({"TRYON_RATE_LIMIT_SUBMIT": "10/second;500/hour"}) == \
+        {"RATE_LIMIT_SUBMIT": "10/second;500/hour"}
+    with pytest.raises(config.ConfigError, match="TRYON_RATE_LIMIT_STATUS.*not a valid rate limit"):
+        config.load_from_env({"TRYON_RATE_LIMIT_STATUS": "banana"})
 
 
 def test_secret_is_generated_once_and_kept(make_app, tmp_path):

@@ -51,6 +51,16 @@ def test_x_api_key_header_is_accepted(client, make_user):
     assert response.status_code == 202
 
 
+def test_x_api_key_is_used_beside_an_authorization_header_without_a_bearer_key(client, make_user):
+    # A proxy in front may add Basic auth of its own; an empty Bearer carries no key either.
+    _, key = make_user()
+    for authorization in ("Basic dXNlcjpwYXNz", "Bearer "):
+        response = client.post("/api/v1/tryon", data=files(),
+                               headers={"Authorization": authorization, "X-API-Key": key},
+                               content_type="multipart/form-data")
+        assert response.status_code == 202, authorization
+
+
 def test_public_base_url_sets_location(make_app, make_user):
     app = make_app(PUBLIC_BASE_URL="https://tryon.example.com/")
     _, key = make_user()

@@ -32,12 +32,16 @@ def current_api_key():
 
 
 def _presented_key():
-    header = request.headers.get("Authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
-        return value.strip() if scheme.lower() == "bearer" else ""
+    """The key from `Authorization: Bearer <key>`, else from `X-API-Key` (a proxy may add an
+    Authorization header of its own, e.g. Basic); "" for a header without a usable key,
+    None when no key header was sent at all."""
+    scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and bearer.strip():
+        return bearer.strip()
     api_key = request.headers.get("X-API-Key")
-    return api_key.strip() if api_key is not None else None
+    if api_key is not None:
+        return api_key.strip()
+    return "" if "Authorization" in request.headers else None
 
 
 @bp.before_request

@@ -22,6 +22,18 @@ class Setting:
     minimum: float | None = None
 
 
+def rate_limit(text):
+    """A flask-limiter limit string such as '10/second;500/hour', checked now so that a typo
+    stops the start instead of failing every request."""
+    from limits import parse_many  # imported here: tryon.client must not need it
+
+    try:
+        parse_many(text)
+    except ValueError:
+        raise ValueError(text) from None
+    return text
+
+
 SETTINGS = (
     Setting("SECRET_KEY", None, str,
             "Signs sessions and result URLs. Unset: a random key is generated once and kept in "
@@ -92,9 +104,9 @@ SETTINGS = (
     Setting("METRICS_TOKEN", None, str,
             "Bearer token that /metrics requires; unset, /metrics answers only direct requests "
             "from this machine."),
-    Setting("RATE_LIMIT_SUBMIT", "60 per minute", str,
+    Setting("RATE_LIMIT_SUBMIT", "60 per minute", rate_limit,
             "Submit limit per API key (flask-limiter syntax, e.g. '10/second;500/hour')."),
-    Setting("RATE_LIMIT_STATUS", "600 per minute", str, "Status-poll limit per API key."),
+    Setting("RATE_LIMIT_STATUS", "600 per minute", rate_limit, "Status-poll limit per API key."),
     Setting("RATE_LIMIT_STORAGE_URI", "tryon-memory://", str,
             "Where rate-limit counters live: tryon-memory:// (in this process, fits the "
             "single-process deployment) or any flask-limiter storage URI (e.g. redis://)."),
@@ -102,7 +114,7 @@ SETTINGS = (
             "Let anyone create an account on the dashboard's sign-up page. The first account "
             "(which becomes the admin) can always sign up."),
     Setting("SIGNUP_CREDITS", 10, int, "Credits a new account gets at sign-up.", minimum=0),
-    Setting("LOGIN_RATE_LIMIT", "5 per minute;20 per hour", str,
+    Setting("LOGIN_RATE_LIMIT", "5 per minute;20 per hour", rate_limit,
             "Failed dashboard logins allowed per client address and email (flask-limiter "
             "syntax); further attempts get 429."),
 )
@@ -136,7 +148,8 @@ def _convert(setting, raw):
         else:
             value = setting.kind(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a valid {setting.kind.__name__}") from None
+        kind = setting.kind.__name__.replace("_", " ")
+        raise ConfigError(f"{name}={raw!r} is not a valid {kind}") from None
     if setting.choices and value not in setting.choices:
         raise ConfigError(f"{name}={raw!r}: choose one of {', '.join(setting.choices)}")
     if setting.minimum is not None and value < setting.minimum:

@@ -2,6 +2,7 @@
 import logging
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from flask import Flask
@@ -55,19 +56,25 @@ def _load_config(test_config):
 
 
 def _instance_secret(instance_path):
-    """A random secret generated once and kept (0600) in the instance folder."""
+    """A random secret generated once and kept (0600) in the instance folder.
+
+    It is written to a temporary file and linked into place, so a process starting at the
+    same moment (the server and a CLI command) sees either no file or the whole secret."""
     path = os.path.join(instance_path, "secret_key")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        with open(path, encoding="ascii") as f:
-            secret = f.read().strip()
-        if secret:
-            return secret
-        raise RuntimeError(f"{path} is empty: delete it to generate a new secret") from None
-    secret = secrets.token_hex(32)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(secret)
+    if not os.path.exists(path):
+        fd, temporary = tempfile.mkstemp(dir=instance_path, prefix=".secret_key.")
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as f:  # mkstemp makes it 0600
+                f.write(secrets.token_hex(32))
+            os.link(temporary, path)  # fails if another process got there first: keep theirs
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
+    with open(path, encoding="ascii") as f:
+        secret = f.read().strip()
+    if not secret:
+        raise RuntimeError(f"{path} is empty: delete it to generate a new secret")
     return secret
 
 
