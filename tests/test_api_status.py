@@ -105,6 +105,19 @@ def test_missing_result_file_is_result_unavailable(worker_app, make_user):
     body = status(client, key, job_id).get_json()
     assert body["status"] == "failed"
     assert body["errorCode"] == "RESULT_UNAVAILABLE"
+    assert body["result"]["step"] == "deliver_result"
+    # Not delivered, so not paid for: refunded once, however often it is read.
+    assert status(client, key, job_id).get_json()["errorCode"] == "RESULT_UNAVAILABLE"
+    conn = db.connect(worker_app.config["DATABASE"])
+    try:
+        row = conn.execute("SELECT state, user_id FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        assert row["state"] == "failed"
+        refunds = conn.execute("SELECT COUNT(*) FROM credit_ledger WHERE job_id = ? AND"
+                               " kind = 'refund'", (job_id,)).fetchone()[0]
+        assert refunds == 1
+        assert accounts.balance(conn, row["user_id"]) == accounts.ledger_sum(conn, row["user_id"])
+    finally:
+        conn.close()
 
 
 # --- who may read a job: owner (any of their keys), other user, anonymous ----------------

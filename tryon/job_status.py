@@ -27,7 +27,7 @@ class StatusRenderer:
         elif job["images_deleted_at"]:
             body.update(self._deleted_images_fields(job))
         elif job["state"] == "completed":
-            body.update(self._completed_fields(job, base_url, with_base64))
+            body.update(self._completed_fields(conn, job, base_url, with_base64))
         else:
             body.update(failed_fields(_result(job), job["error"], job["error_code"]))
         body["createdAt"] = job["created_at"]
@@ -46,13 +46,13 @@ class StatusRenderer:
             message = f"Job is generating the try-on image (attempt {job['attempts']})."
         return {"message": message, "result": {"stage": "generating", "attempt": job["attempts"]}}
 
-    def _completed_fields(self, job, base_url, with_base64):
+    def _completed_fields(self, conn, job, base_url, with_base64):
         result = _result(job)
         key = job["result_key"]
         if not self.store.exists(key):
-            return failed_fields({**result, "step": "deliver_result"},
-                                 "The job completed but its result image is no longer available.",
-                                 errors.RESULT_UNAVAILABLE)
+            return self._lost_result(conn, job, result,
+                                     "The job completed but its result image is no longer "
+                                     "available; its credit was refunded.")
         fields = {"result": result}
         if self.delivery in ("url", "both"):
             image_url = base_url.rstrip("/") + self.signer.signed_path(key)
@@ -62,10 +62,17 @@ class StatusRenderer:
             try:
                 fields["imageBase64"] = base64.b64encode(self.store.read(key)).decode("ascii")
             except StorageError:
-                return failed_fields({**result, "step": "deliver_result"},
-                                     "The result image could not be read.",
-                                     errors.RESULT_UNAVAILABLE)
+                return self._lost_result(conn, job, result, "The result image could not be "
+                                         "read; its credit was refunded.")
         return fields
+
+    @staticmethod
+    def _lost_result(conn, job, result, message):
+        """The job is failed (and refunded) for good, so that every later read, the job
+        list and the balance agree with what this answer says."""
+        jobs.fail_lost_result(conn, job["id"], message)
+        return failed_fields({**result, "step": "deliver_result"}, message,
+                             errors.RESULT_UNAVAILABLE)
 
     def _deleted_images_fields(self, job):
         message = (f"The images of this job were deleted after {self.retention_days} days "

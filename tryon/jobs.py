@@ -242,6 +242,26 @@ def fail(conn, lease, error_code, message, step=None, details=None):
                                     step, details or {})
 
 
+def fail_lost_result(conn, job_id, message):
+    """A completed job whose result image is gone (deleted by hand, a backup restored
+    without its objects) was not delivered: fail it with RESULT_UNAVAILABLE and refund it,
+    once. Jobs whose images retention deleted keep their state. Returns True if this call
+    failed it."""
+    with transaction(conn):
+        job = conn.execute(
+            "UPDATE jobs SET state = 'failed', error = ?, error_code = ?, updated_at = ?"
+            " WHERE id = ? AND state = 'completed' AND images_deleted_at IS NULL"
+            " RETURNING user_id, cost, result",
+            (message, errors.RESULT_UNAVAILABLE, utcnow(), job_id)).fetchone()
+        if job is None:
+            return False
+        result = {**json.loads(job["result"] or "{}"), "error": message,
+                  "errorCode": errors.RESULT_UNAVAILABLE, "step": "deliver_result"}
+        conn.execute("UPDATE jobs SET result = ? WHERE id = ?", (json.dumps(result), job_id))
+        accounts.refund_job(conn, job["user_id"], job_id, job["cost"])
+    return True
+
+
 def _fail_in_transaction(conn, job_id, token, error_code, message, step, details):
     now = utcnow()
     job = conn.execute(
