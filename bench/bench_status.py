@@ -4,8 +4,8 @@ load generator (wrk, 16 connections) in the same run. Target: ratio >= 0.75.
 
     .venv/bin/python bench/bench_status.py [--seconds 10] [--jobs 1000]
 
---jobs fills the database with that many finished jobs first (see bench_growth.py for the
-1 000 vs 1 000 000 comparison).
+--jobs fills the database with that many finished jobs (and their ledger rows) of the same
+user first, 0 for none (see bench_growth.py for the 1 000 vs 1 000 000 comparison).
 """
 import argparse
 import re
@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.service import BenchServer, multipart_body, need, photo_jpeg  # noqa: E402
+from bench.service import BenchServer, fill_jobs, multipart_body, need, photo_jpeg  # noqa: E402
 
 import requests  # noqa: E402
 
@@ -72,13 +72,17 @@ def report(bare, status, label=""):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--jobs", type=int, default=1000,
+                        help="finished jobs put in the database first (default 1000)")
     args = parser.parse_args()
     need("wrk")
     with tempfile.TemporaryDirectory() as tmp, BenchServer(tmp, WORKERS=2) as server:
         key = server.create_key("bench@example.com", credits=10)
+        fill_jobs(server, server.user_id("bench@example.com"), args.jobs)
         job_id = submit_one(server, key)
         requests.get(server.url + "/livez")            # warm up both paths
         bare, status = measure(server, key, job_id, args.seconds)
+        print(f"jobs in database: {args.jobs + 1:,}")
         report(bare, status, " (completed)")
 
 

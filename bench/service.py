@@ -9,6 +9,7 @@ bench/bench_app.py, which is wsgi.py plus an `instant` provider (it returns the 
 image as it is, so what is measured is our own overhead).
 """
 import io
+import json
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import requests
@@ -25,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tryon import accounts, db  # noqa: E402
+from tryon.db import transaction, utcnow  # noqa: E402
 
 
 def free_port():
@@ -80,10 +83,40 @@ class BenchServer:
         finally:
             conn.close()
 
+    def user_id(self, email):
+        conn = self.connect()
+        try:
+            return conn.execute("SELECT id FROM users WHERE email = ?", (email,)).fetchone()[0]
+        finally:
+            conn.close()
+
     def rss_mb(self):
         """Resident memory of the gunicorn worker (the process that serves and runs jobs)."""
         pids = [self.process.pid] + _children(self.process.pid)
         return max(_rss_kb(pid) for pid in pids) / 1024
+
+
+def fill_jobs(server, user_id, count, batch=50_000):
+    """Insert `count` completed jobs of `user_id` with their (zero) debits, as fast as SQLite
+    can: the database of a service that has run that many jobs."""
+    conn = server.connect()
+    now = utcnow()
+    result = json.dumps({"objectKey": "results/x.png", "provider": "instant"})
+    try:
+        for start in range(0, count, batch):
+            ids = [str(uuid.uuid4()) for _ in range(min(batch, count - start))]
+            with transaction(conn):
+                conn.executemany(
+                    "INSERT INTO jobs (id, user_id, state, provider, cost, person_key,"
+                    " garment_key, result_key, result, created_at, updated_at, finished_at)"
+                    " VALUES (?, ?, 'completed', 'instant', 1, 'inputs/x/person.jpg',"
+                    " 'inputs/x/garment.jpg', 'results/x.png', ?, ?, ?, ?)",
+                    [(job_id, user_id, result, now, now, now) for job_id in ids])
+                conn.executemany(
+                    "INSERT INTO credit_ledger (user_id, delta, kind, job_id, created_at)"
+                    " VALUES (?, 0, 'debit', ?, ?)", [(user_id, job_id, now) for job_id in ids])
+    finally:
+        conn.close()
 
 
 def _children(pid):

@@ -202,6 +202,37 @@ def test_repeated_failed_logins_get_429_whether_or_not_the_email_exists(make_app
     assert "Retry-After" in blocked.headers
 
 
+def test_one_address_trying_many_emails_gets_429(make_app):
+    app = make_app(LOGIN_RATE_LIMIT="3 per minute", LOGIN_ADDRESS_RATE_LIMIT="4 per minute")
+    client = app.test_client()
+    statuses = [client.post("/login", data={
+        "email": f"user{n}@example.com", "password": "wrong",
+        "csrf_token": csrf_token(client, "/login")}).status_code for n in range(5)]
+    assert statuses == [401, 401, 401, 401, 429]
+
+
+def test_behind_a_trusted_proxy_limits_count_per_forwarded_client(make_app):
+    app = make_app(LOGIN_RATE_LIMIT="2 per minute", TRUSTED_PROXIES=1)
+    client = app.test_client()
+
+    def attempt(address):
+        return client.post("/login", headers={"X-Forwarded-For": address}, data={
+            "email": "someone@example.com", "password": "wrong",
+            "csrf_token": csrf_token(client, "/login")}).status_code
+
+    assert [attempt("203.0.113.7") for _ in range(3)] == [401, 401, 429]
+    assert attempt("198.51.100.20") == 401   # another client behind the same proxy
+
+
+def test_forwarded_headers_are_ignored_without_trusted_proxies(make_app):
+    app = make_app(LOGIN_RATE_LIMIT="2 per minute")
+    client = app.test_client()
+    statuses = [client.post("/login", headers={"X-Forwarded-For": f"203.0.113.{n}"}, data={
+        "email": "someone@example.com", "password": "wrong",
+        "csrf_token": csrf_token(client, "/login")}).status_code for n in range(3)]
+    assert statuses == [401, 401, 429]        # a forged header does not dodge the limit
+
+
 def test_successful_logins_do_not_count(make_app):
     app = make_app(LOGIN_RATE_LIMIT="2 per minute")
     from tryon import db

@@ -207,7 +207,7 @@ def _protect_forms(csrf):
     # forged cross-site request carries no credentials there; everything else is the
     # dashboard, whose cookie a browser does send, so every form needs the token.
     if not request.path.startswith("/api/"):
-        csrf.protect()
+        csrf.protect(apply_exemptions=True)  # csrf.exempt() views (none in the app) skip it
 
 
 def _csrf_failed(exc):
@@ -219,15 +219,23 @@ def _csrf_failed(exc):
 
 
 def _limit_failed_logins(app):
-    """Failed logins (401) count per client address and email; then 429 for a while."""
+    """Failed logins (401) count per client address and email, and per address alone (a
+    looser limit, against one address trying many accounts); then 429 for a while."""
     limiter = app.extensions["tryon.limiter"]
-    limit = limiter.limit(
-        lambda: current_app.config["LOGIN_RATE_LIMIT"], key_func=_login_bucket,
-        methods=["POST"], deduct_when=lambda response: response.status_code == 401,
-        scope="auth.login")
-    app.view_functions["auth.login"] = limit(app.view_functions["auth.login"])
+    view = app.view_functions["auth.login"]
+    for setting, bucket in (("LOGIN_RATE_LIMIT", _login_bucket),
+                            ("LOGIN_ADDRESS_RATE_LIMIT", _login_address_bucket)):
+        view = limiter.limit(
+            lambda setting=setting: current_app.config[setting], key_func=bucket,
+            methods=["POST"], deduct_when=lambda response: response.status_code == 401,
+            scope=f"auth.login.{setting.lower()}")(view)
+    app.view_functions["auth.login"] = view
 
 
 def _login_bucket():
     email = request.form.get("email", "").strip().lower()
     return f"login:{request.remote_addr}:{email}"
+
+
+def _login_address_bucket():
+    return f"login:{request.remote_addr}"

@@ -117,6 +117,14 @@ SETTINGS = (
     Setting("LOGIN_RATE_LIMIT", "5 per minute;20 per hour", rate_limit,
             "Failed dashboard logins allowed per client address and email (flask-limiter "
             "syntax); further attempts get 429."),
+    Setting("LOGIN_ADDRESS_RATE_LIMIT", "30 per minute;200 per hour", rate_limit,
+            "Failed dashboard logins allowed per client address, whatever the email (stops "
+            "one address from trying a password on many accounts)."),
+    Setting("TRUSTED_PROXIES", 0, int,
+            "How many reverse proxies (e.g. 1 for the nginx site in deploy/) stand in front and "
+            "set X-Forwarded-For and X-Forwarded-Proto; their values are then trusted for the "
+            "client address (login limits, logs) and the scheme. 0: the headers are ignored.",
+            minimum=0),
 )
 
 _TRUE = {"1", "true", "yes", "on"}
