@@ -33,7 +33,8 @@ def test_list_filters_by_status_and_shows_only_own_jobs(make_app, make_user, fak
     assert client.get("/api/v1/tryon/jobs?status=failed", headers=auth(key)).get_json()["jobs"] == []
 
 
-@pytest.mark.parametrize("query", ["status=weird", "limit=0", "limit=101", "limit=x", "cursor=abc"])
+@pytest.mark.parametrize("query", ["status=weird", "limit=0", "limit=101", "limit=x", "cursor=abc",
+                                   "limit=%C2%B2", "cursor=%C2%B2"])  # "²" is a digit to str
 def test_list_rejects_bad_parameters(client, make_user, query):
     _, key = make_user()
     response = client.get(f"/api/v1/tryon/jobs?{query}", headers=auth(key))

@@ -74,6 +74,6 @@ def grant(user_id):
 
 def _whole_number(text, label):
     text = (text or "").strip() or "0"
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²" is a digit int() refuses
         raise accounts.AccountError(f"{label} must be a whole number.")
     return int(text)

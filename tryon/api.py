@@ -103,7 +103,7 @@ def _int_arg(name, default, low, high):
     text = request.args.get(name)
     if text is None:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
         raise ApiError(400, f"{name} must be a whole number from {low} to {high}.")
     return int(text)
 
@@ -112,7 +112,7 @@ def _cursor_arg():
     cursor = request.args.get("cursor")
     if cursor is None:
         return None
-    if not cursor.isdigit():
+    if not (cursor.isascii() and cursor.isdigit()):
         raise ApiError(400, "cursor must be the nextCursor of a previous page.")
     return int(cursor)
 

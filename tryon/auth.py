@@ -49,7 +49,7 @@ def password_fingerprint(password_hash):
 def load_user(session_user_id):
     """flask-login's user_loader: None (logged out) for a disabled user or an old password."""
     user_id, _, fingerprint = session_user_id.partition(":")
-    if not user_id.isdigit():
+    if not (user_id.isascii() and user_id.isdigit()):
         return None
     row = accounts.get_user(get_db(), int(user_id))
     if row is None or not row["is_active"]:

@@ -170,7 +170,7 @@ def _backoff(attempt):
 
 def _retry_after(response):
     value = response.headers.get("Retry-After", "")
-    return min(float(value), 120.0) if value.isdigit() else None
+    return min(float(value), 120.0) if value.isascii() and value.isdigit() else None
 
 
 def _image_field(source):

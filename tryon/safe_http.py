@@ -11,10 +11,12 @@ judged by it. Redirects are followed by hand, each one checked again.
 """
 import ipaddress
 import socket
+import threading
 import time
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
@@ -126,9 +128,10 @@ class SafeHttp:
         raise FetchFailed(f"more than {max_redirects} redirects")
 
     def post(self, url, *, body, headers, timeout):
-        """POST without following redirects; return the response (closed)."""
+        """POST without following redirects; return the response, closed before its body is
+        read (only the status counts: a receiver's endless answer must not hold us)."""
         deadline = time.monotonic() + timeout
-        response = self._send("POST", url, deadline, data=body, headers=headers)
+        response = self._send("POST", url, deadline, data=body, headers=headers, stream=True)
         response.close()
         return response
 
@@ -169,25 +172,40 @@ def _default_port(scheme):
 
 
 def _read_capped(response, max_bytes, deadline):
-    declared = response.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise FetchFailed(f"the file is larger than {max_bytes} bytes")
+    # urllib3 waits for a whole chunk, and each socket read has a timeout of its own, so a
+    # server that trickles bytes would outlast a deadline checked between chunks: a watchdog
+    # shuts the socket down at the deadline instead (a blocked read then returns at once).
+    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), response.raw.shutdown)
+    watchdog.daemon = True
+    watchdog.start()
     chunks, size = [], 0
     try:
         for chunk in response.iter_content(64 * 1024):
             size += len(chunk)
             if size > max_bytes:
                 raise FetchFailed(f"the file is larger than {max_bytes} bytes")
-            if time.monotonic() > deadline:
-                raise FetchFailed("timed out while downloading")
             chunks.append(chunk)
     except requests.RequestException as exc:
+        _raise_if_past(deadline)
         raise FetchFailed(_describe(exc)) from None
+    finally:
+        watchdog.cancel()
+    _raise_if_past(deadline)  # a body cut short by the watchdog may look complete
     return b"".join(chunks)
 
 
+def _raise_if_past(deadline):
+    if time.monotonic() >= deadline:
+        raise FetchFailed("timed out while downloading")
+
+
 def _describe(exc):
-    if isinstance(exc, requests.Timeout):
+    # requests reports a read timeout during a streamed body as a ConnectionError.
+    cause = exc.args[0] if exc.args else None
+    if isinstance(exc, requests.Timeout) or isinstance(cause, urllib3.exceptions.TimeoutError):
         return "timed out"
     if isinstance(exc, requests.ConnectionError):
         return "could not connect"
