@@ -50,3 +50,10 @@ def test_the_page_documents_both_endpoints_and_every_error_code(docs_page):
 def test_without_a_configured_base_url_the_requests_host_is_used(client):
     page = client.get("/docs", base_url="http://tryon.internal:8080").get_data(as_text=True)
     assert "http://tryon.internal:8080/api/v1/tryon" in page
+
+
+@pytest.mark.parametrize("days, expected", [(30, "more than\n       30 days ago are deleted"),
+                                            (0, "it deletes none by age")])
+def test_the_retention_note_follows_the_setting(make_app, days, expected):
+    page = make_app(RETENTION_DAYS=days).test_client().get("/docs").get_data(as_text=True)
+    assert expected in page

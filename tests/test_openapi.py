@@ -41,6 +41,13 @@ def test_the_document_is_valid_openapi_3_1(client):
     validate(document)
 
 
+def test_the_webhook_is_described_with_the_headers_we_send(client):
+    webhook = client.get("/api/v1/openapi.json").get_json()["webhooks"]["jobFinished"]["post"]
+    headers = {p["name"] for p in webhook["parameters"] if p["in"] == "header"}
+    # The names tryon/webhooks.py sends.
+    assert headers == {"Tryon-Signature", "Tryon-Event", "Tryon-Delivery"}
+
+
 def test_the_server_url_is_this_servers_base_url(make_app):
     app = make_app(PUBLIC_BASE_URL="https://tryon.example.com")
     document = app.test_client().get("/api/v1/openapi.json").get_json()

@@ -15,4 +15,4 @@ def index():
     return render_template("docs/index.html", base_url=base_url, examples=examples,
                            job_cost=current_app.config["JOB_COST"],
                            url_ttl_minutes=current_app.config["RESULT_URL_TTL"] // 60,
-                           retention_days=f"{current_app.config['RETENTION_DAYS']:g}")
+                           retention_days=current_app.config["RETENTION_DAYS"])

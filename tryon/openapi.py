@@ -44,6 +44,7 @@ def document(base_url):
         "servers": [{"url": base_url}],
         "security": [{"bearerAuth": []}, {"apiKeyHeader": []}],
         "paths": _paths(),
+        "webhooks": _webhooks(),
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer",
@@ -65,7 +66,11 @@ def _paths():
             "submitTryOn", "Submit a try-on job",
             {"202": _json("The job is queued; poll statusUrl.", "SubmitResponse",
                           headers={"Location": {"description": "Absolute status URL.",
-                                                "schema": {"type": "string"}}})},
+                                                "schema": {"type": "string"}},
+                                   "Idempotent-Replayed": {
+                                       "description": "\"true\" when an earlier submit with "
+                                                      "the same Idempotency-Key is answered.",
+                                       "schema": {"type": "string", "enum": ["true"]}}})},
             errors=(400, 401, 402, 413, 422, 429, 500, 507),
             parameters=[{"name": "Idempotency-Key", "in": "header", "required": False,
                          "description": "A retry with the same key within 24 hours returns "
@@ -104,6 +109,35 @@ def _paths():
                      "content": {"application/json": {"schema": {"type": "object"}}}}},
             errors=(), security=[])},
     }
+
+
+def _webhooks():
+    """What we POST to a job's webhook_url when it finishes (retried with back-off)."""
+    def header(name, description):
+        return {"name": name, "in": "header", "required": True, "description": description,
+                "schema": {"type": "string"}}
+
+    return {"jobFinished": {"post": {
+        "operationId": "jobFinished",
+        "summary": "A job submitted with webhook_url completed or failed",
+        "description": "Retried with back-off (TRYON_WEBHOOK_RETRY_SECONDS) until the "
+                       "receiver answers 2xx. Verify Tryon-Signature with the webhook secret "
+                       "shown on the dashboard's API keys page.",
+        "parameters": [
+            header("Tryon-Signature", 't=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" '
+                                      "with the webhook secret>"),
+            header("Tryon-Event", "job.completed or job.failed"),
+            header("Tryon-Delivery", "The delivery's id: the same on every retry of it."),
+        ],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "allOf": [{"$ref": "#/components/schemas/JobStatus"},
+                      {"type": "object", "required": ["event"], "properties": {
+                          "event": {"type": "string",
+                                    "enum": ["job.completed", "job.failed"]}}}]}}}},
+        "responses": {"2XX": {"description": "Received; not sent again."},
+                      "default": {"description": "Not received; sent again later."}},
+        "security": [],
+    }}}
 
 
 def _operation(operation_id, summary, responses, *, errors=(), parameters=(),
@@ -155,7 +189,9 @@ def _schemas():
                 "seed": {"type": "integer", "minimum": 0, "maximum": 2**32 - 1},
                 "fast_mode": {"type": "boolean"},
                 "garment_description": {"type": "string", "maxLength": 1000},
-                "webhook_url": {"type": "string", "format": "uri"},
+                "webhook_url": {"type": "string", "format": "uri",
+                                "description": "Where to POST the status document when the "
+                                               "job finishes (see webhooks: jobFinished)."},
             },
         },
         "SubmitResponse": {
@@ -170,7 +206,10 @@ def _schemas():
             "properties": {
                 "jobId": {"type": "string", "format": "uuid"},
                 "status": {"type": "string", "enum": ["processing", "completed", "failed"]},
-                "message": {"type": "string", "description": "Present while processing."},
+                "message": {"type": "string",
+                            "description": "Present while processing (queued, with its "
+                                           "position, or generating), and when retention "
+                                           "deleted the job's images."},
                 "imageUrl": {"type": "string", "format": "uri",
                              "description": "Signed, time-limited result URL (completed)."},
                 "resultImageUrl": {"type": "string", "format": "uri",
