@@ -26,7 +26,13 @@ CATVTON_CLOTH = {"auto": "upper", "tops": "upper", "bottoms": "lower", "one-piec
 
 
 def _kolors_inputs(person, garment, options):
-    # Kolors takes no category or seed: it decides from the garment photo.
+    # Kolors takes no category (it decides from the garment photo) and no speed setting;
+    # it has no seed either, and a result the caller asked to be reproducible is not one.
+    if options.get("seed") is not None:
+        raise ProviderError(errors.VALIDATION_FAILED,
+                            "The fal.ai Kolors model cannot take a seed: leave seed out, or "
+                            "choose a model that takes one (TRYON_FAL_MODEL: Leffa, CatVTON, "
+                            "FASHN).", step="validate_options")
     return {"human_image_url": person, "garment_image_url": garment}
 
 
