@@ -224,6 +224,19 @@ def test_the_playground_without_javascript_redirects_to_the_job(owner, conn):
     assert response.status_code == 302 and response.headers["Location"].startswith("/jobs/")
 
 
+def test_a_too_large_playground_upload_is_a_json_413_the_page_can_show(make_app, make_user,
+                                                                        conn):
+    app = make_app(MAX_UPLOAD_MB=0.01)
+    user_id, _ = make_user()
+    client = app.test_client()
+    login(client, email_of(conn, user_id))
+    response = client.post("/playground", data=playground_files(), headers={
+        "X-CSRFToken": csrf_token(client), "Accept": "application/json"})
+    assert response.status_code == 413
+    assert "MB" in response.get_json()["error"]
+    assert jobs.list_for_user(conn, user_id) == []
+
+
 def test_the_playground_needs_the_csrf_header(owner, conn):
     client, user_id, _ = owner
     response = client.post("/playground", data=playground_files(),

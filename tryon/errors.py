@@ -5,7 +5,7 @@ Two families:
   {"error": ..., "errorCode": ...} for everything under /api/.
 - JobFailure: a job ends in status "failed"; its code is one of the documented errorCodes.
 """
-from flask import jsonify
+from flask import current_app, jsonify
 
 # errorCodes a failed job can carry (documented in the public API docs and the README).
 INVALID_PERSON_IMAGE = "INVALID_PERSON_IMAGE"
@@ -90,7 +90,10 @@ def register_error_handlers(app):
     from werkzeug.exceptions import HTTPException, InternalServerError
 
     def wants_json():
-        return request.path.startswith("/api/") or request.path.startswith("/files/")
+        # The API and signed files always; dashboard pages when their script asks for JSON
+        # (the playground's upload, whose 413 it shows to the user).
+        return request.path.startswith(("/api/", "/files/")) or \
+            request.accept_mimetypes.best == "application/json"
 
     @app.errorhandler(ApiError)
     def api_error(exc):
@@ -121,6 +124,10 @@ def _http_message(exc):
         429: "Too many requests: rate limit exceeded",
     }
     message = messages.get(exc.code, exc.name + ".")
+    if exc.code == 413:
+        limit_mb = current_app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
+        message = (f"The request is too large: at most {limit_mb:g} MB "
+                   f"(TRYON_MAX_UPLOAD_MB) and {current_app.config['MAX_FORM_PARTS']} form parts.")
     if exc.code == 429 and exc.description:
         message = f"{message} ({exc.description})."
     return message

@@ -29,6 +29,24 @@ function setUpCopyButtons() {
   });
 }
 
+// --- polling ------------------------------------------------------------------------------
+// One round of a live update: the response, or null to try again next round. A network
+// error (a moment offline, a server restart) must not end the updates for good; a redirect
+// means the session ended (it lands on the login page), so the page reloads to show it.
+async function pollOnce(url, accept) {
+  let response;
+  try {
+    response = await fetch(url, { headers: { Accept: accept } });
+  } catch (error) {
+    return null;
+  }
+  if (response.redirected) {
+    window.location.reload();
+    return null;
+  }
+  return response.ok ? response : null;
+}
+
 // --- jobs table: rows of processing jobs refresh themselves ------------------------------
 async function refreshProcessingRows() {
   for (;;) {
@@ -36,11 +54,12 @@ async function refreshProcessingRows() {
     if (rows.length === 0) return;
     await sleep(POLL_MILLISECONDS);
     for (const row of rows) {
-      const response = await fetch(row.dataset.rowUrl, { headers: { Accept: "text/html" } });
-      if (!response.ok) continue;
+      const response = await pollOnce(row.dataset.rowUrl, "text/html");
+      if (!response) continue;
       const template = document.createElement("template");
       template.innerHTML = (await response.text()).trim();
       const fresh = template.content.firstElementChild;
+      if (!fresh || fresh.tagName !== "TR") continue;
       if (fresh.dataset.status === row.dataset.status) {
         // Still processing: update the message only, so the thumbnails do not reload.
         row.querySelector("[data-cell=details]").replaceWith(fresh.querySelector("[data-cell=details]"));
@@ -57,8 +76,8 @@ async function reloadWhenFinished() {
   if (!card) return;
   for (;;) {
     await sleep(POLL_MILLISECONDS);
-    const response = await fetch(card.dataset.jobStatusUrl, { headers: { Accept: "application/json" } });
-    if (response.ok && (await response.json()).status !== "processing") {
+    const response = await pollOnce(card.dataset.jobStatusUrl, "application/json");
+    if (response && (await response.json()).status !== "processing") {
       window.location.reload();
       return;
     }
@@ -110,10 +129,12 @@ async function runTryOn(form) {
   panel.linkJob(body.jobUrl);
   document.querySelector('[data-testid="balance"]').textContent = body.balance;
   for (;;) {
-    const statusResponse = await fetch(body.statusUrl, { headers: { Accept: "application/json" } });
-    const job = await statusResponse.json();
-    panel.show(job);
-    if (job.status !== "processing") return;
+    const statusResponse = await pollOnce(body.statusUrl, "application/json");
+    if (statusResponse) {
+      const job = await statusResponse.json();
+      panel.show(job);
+      if (job.status !== "processing") return;
+    }
     await sleep(POLL_MILLISECONDS);
   }
 }
