@@ -5,7 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import requests
+
 from tryon import accounts, db
+from tests.fakes import make_image_bytes
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,6 +63,16 @@ class LiveServer:
         finally:
             conn.close()
         return user_id, key
+
+    def submit_job(self, key):
+        """Submit one job with generated photos through the real API; return its jobId."""
+        response = requests.post(
+            self.url + "/api/v1/tryon", headers={"Authorization": f"Bearer {key}"},
+            files={"person_images": ("p.jpg", make_image_bytes()),
+                   "garment_images": ("g.jpg", make_image_bytes(color=(10, 10, 200)))},
+            timeout=10)
+        assert response.status_code == 202, response.text
+        return response.json()["jobId"]
 
     def provider_calls(self):
         path = self.instance_path / "provider-calls.log"

@@ -7,7 +7,7 @@ import pytest
 
 from tryon import accounts, db, jobs
 from tryon.safe_http import AddressPolicy, SafeHttp, UnsafeUrl
-from tests.conftest import auth, submit
+from tests.conftest import auth
 from tests.fakes import make_image_bytes
 from tests.image_server import LocalHttpServer
 

@@ -193,7 +193,6 @@ def test_job_cost_is_configurable(make_app, make_user):
     client = app.test_client()
     assert submit(client, key).status_code == 202
     assert_error(submit(client, key), 402)
-    conn = app.extensions  # noqa: F841  (keep the app alive)
     from tryon import db
     connection = db.connect(app.config["DATABASE"])
     assert accounts.balance(connection, user_id) == 2

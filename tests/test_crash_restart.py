@@ -4,27 +4,15 @@ import io
 import random
 
 import pytest
-import requests
 from PIL import Image
 
 from tryon import accounts
 from tests.conftest import wait_for
-from tests.fakes import make_image_bytes
 from tests.live import LiveServer
 
 JOBS = 50
 CREDITS = 100
 KILLS = 4
-
-
-def submit_job(server, key):
-    response = requests.post(
-        server.url + "/api/v1/tryon", headers={"Authorization": f"Bearer {key}"},
-        files={"person_images": ("p.jpg", make_image_bytes()),
-               "garment_images": ("g.jpg", make_image_bytes(color=(10, 10, 200)))},
-        timeout=10)
-    assert response.status_code == 202, response.text
-    return response.json()["jobId"]
 
 
 def states(server):
@@ -53,7 +41,7 @@ def run_kill_loop(server, *, jobs, kills, seed):
     moments = random.Random(seed)
     server.start()
     user_id, key = server.create_user("crash@example.com", CREDITS * jobs)
-    job_ids = [submit_job(server, key) for _ in range(jobs)]
+    job_ids = [server.submit_job(key) for _ in range(jobs)]
 
     for _ in range(kills):
         calls_before = len(server.provider_calls())

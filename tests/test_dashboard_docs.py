@@ -1,7 +1,6 @@
 """/docs: the whole API documentation, with this server's base URL in the examples."""
 import html
 import re
-from pathlib import Path
 
 import pytest
 

@@ -4,7 +4,6 @@ import json
 import logging
 import shutil
 
-import pytest
 
 from tryon import accounts, db
 from tests.conftest import auth, submit, wait_for_status

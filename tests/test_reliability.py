@@ -6,10 +6,9 @@ import os
 import threading
 import time
 
-import pytest
 
-from tryon import accounts, db, jobs
-from tests.conftest import auth, submit, wait_for, wait_for_status
+from tryon import accounts, db
+from tests.conftest import auth, submit, wait_for_status
 from tests.fakes import make_image_bytes
 
 

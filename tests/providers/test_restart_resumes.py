@@ -1,7 +1,6 @@
 """A real server process is killed (SIGKILL) while its remote job runs; after a restart the
 job resumes polling the same remote job: one remote submission, one charge, one result."""
 import pytest
-import requests
 
 from tryon import accounts
 from tryon.providers import GenerationRequest, InputImage, JobContext, ProviderError
@@ -35,13 +34,7 @@ def test_a_restart_resumes_the_same_remote_job(tmp_path, case):
     try:
         server.start()
         user_id, key = server.create_user("restart@example.com", CREDITS)
-        response = requests.post(
-            server.url + "/api/v1/tryon", headers={"Authorization": f"Bearer {key}"},
-            files={"person_images": ("p.jpg", make_image_bytes()),
-                   "garment_images": ("g.jpg", make_image_bytes(color=(10, 10, 200)))},
-            timeout=10)
-        assert response.status_code == 202, response.text
-        job_id = response.json()["jobId"]
+        job_id = server.submit_job(key)
 
         wait_for(lambda: job_row(server, job_id)["remote_state"], timeout=20)
         wait_for(lambda: fake.calls(*case.poll), timeout=20)   # it is polling
