@@ -57,13 +57,17 @@ class BenchServer:
             cwd=REPO, env=self.env, stdout=subprocess.DEVNULL,
             stderr=open(self.instance_path / "server.log", "ab"))
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 if requests.get(self.url + "/livez", timeout=5).ok:
                     return self
             except requests.RequestException:
                 time.sleep(0.1)
-        raise RuntimeError(f"server did not start; see {self.instance_path / 'server.log'}")
+        if self.process.poll() is None:
+            self.process.kill()
+        # The instance is usually a temporary directory, gone once this propagates: quote it.
+        log_tail = (self.instance_path / "server.log").read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"server did not start; its log ends:\n{log_tail}")
 
     def __exit__(self, *exc):
         self.process.send_signal(signal.SIGTERM)

@@ -9,10 +9,9 @@ or {"detail": "...", "error_type": ...} from the platform. The status and respon
 out the model's sub-path, so we use the ones fal returns rather than building them.
 """
 from .. import errors
-from .base import GenerationResult, Provider, ProviderError
-from .remote import (InputLimits, RemoteHttp, error_for_status, image_reference,
-                     job_deadline, json_or_empty, missing_settings, remember_remote_job,
-                     saved_remote_job)
+from .base import ProviderError
+from .remote import (InputLimits, PolledProvider, RemoteHttp, error_for_status,
+                     image_reference, json_or_empty, missing_settings, remember_remote_job)
 
 DEFAULT_BASE_URL = "https://queue.fal.run"
 DEFAULT_MODEL = "fal-ai/kling/v1-5/kolors-virtual-try-on"
@@ -83,7 +82,7 @@ def _model_spec(model):
     return None
 
 
-class FalProvider(Provider):
+class FalProvider(PolledProvider):
     name = "fal"
 
     def __init__(self, key, *, base_url=DEFAULT_BASE_URL, model=DEFAULT_MODEL, timeout=600,
@@ -108,16 +107,6 @@ class FalProvider(Provider):
                             f"(supported: {', '.join(MODELS)})")
         return problems
 
-    def generate(self, request, context):
-        remote = saved_remote_job(context, self.name)
-        deadline = job_deadline(context, self.http.timing, self.timeout, resumed=remote)
-        remote = remote or self._submit(request, context, deadline)
-        self.http.poll(lambda: self._finished(remote, deadline), deadline=deadline)
-        output = self.http.get_json(remote["responseUrl"], deadline=deadline, step="fetch_output")
-        image = self.http.download(_first_image_url(output), deadline=deadline)
-        return GenerationResult(image=image, metadata={
-            "remote": {"provider": self.name, "model": remote.get("model"), "id": remote["id"]}})
-
     def _submit(self, request, context, deadline):
         build_inputs, _, _ = _model_spec(self.model)
         body = build_inputs(image_reference(request.person, LIMITS),
@@ -132,13 +121,15 @@ class FalProvider(Provider):
                                    statusUrl=answer["status_url"],
                                    responseUrl=answer["response_url"])
 
-    def _finished(self, remote, deadline):
-        """True once the request left the queue (its result or error is then at the
-        response URL), None while queued or running."""
+    def _result_url(self, remote, deadline):
+        """The image URL once the request left the queue (its output, or its error, is then
+        at the response URL), None while queued or running."""
         answer = self.http.get_json(remote["statusUrl"], deadline=deadline, step="poll")
         status = answer.get("status")
         if status == "COMPLETED":
-            return True
+            output = self.http.get_json(remote["responseUrl"], deadline=deadline,
+                                        step="fetch_output")
+            return _first_image_url(output) or ""  # "": finished, but with no image
         if status in RUNNING or status is None:
             return None
         raise ProviderError(errors.GENERATION_FAILED, f"fal.ai ended the request as {status!r}.",

@@ -7,10 +7,9 @@ Protocol (docs.fashn.ai): `POST {base}/v1/run` with a Bearer key and
 request is an HTTP error with {"error": <name>, "message": ...}.
 """
 from .. import errors
-from .base import GenerationResult, Provider, ProviderError
-from .remote import (InputLimits, RemoteHttp, error_for_status, image_reference,
-                     job_deadline, json_or_empty, missing_settings, remember_remote_job,
-                     saved_remote_job)
+from .base import ProviderError
+from .remote import (InputLimits, PolledProvider, RemoteHttp, error_for_status,
+                     image_reference, json_or_empty, missing_settings, remember_remote_job)
 
 DEFAULT_BASE_URL = "https://api.fashn.ai"
 DEFAULT_MODEL = "tryon-v1.6"
@@ -28,7 +27,7 @@ RUNTIME_ERRORS = {
 }
 
 
-class FashnProvider(Provider):
+class FashnProvider(PolledProvider):
     name = "fashn"
 
     def __init__(self, api_key, *, base_url=DEFAULT_BASE_URL, model=DEFAULT_MODEL,
@@ -49,15 +48,6 @@ class FashnProvider(Provider):
 
     def configuration_problems(self):
         return missing_settings(FASHN_API_KEY=self.api_key)
-
-    def generate(self, request, context):
-        remote = saved_remote_job(context, self.name)
-        deadline = job_deadline(context, self.http.timing, self.timeout, resumed=remote)
-        remote = remote or self._submit(request, context, deadline)
-        output = self.http.poll(lambda: self._check(remote["id"], deadline), deadline=deadline)
-        image = self.http.download(output[0], deadline=deadline)
-        return GenerationResult(image=image, metadata={
-            "remote": {"provider": self.name, "model": remote.get("model"), "id": remote["id"]}})
 
     def _submit(self, request, context, deadline):
         body = {"model_name": self.model, "inputs": self._inputs(request)}
@@ -81,9 +71,9 @@ class FashnProvider(Provider):
             inputs["seed"] = options["seed"]
         return inputs
 
-    def _check(self, prediction_id, deadline):
-        """The output URLs once completed, None while running; raises if it failed."""
-        answer = self.http.get_json(f"{self.base_url}/v1/status/{prediction_id}",
+    def _result_url(self, remote, deadline):
+        """The first output URL once completed, None while running; raises if it failed."""
+        answer = self.http.get_json(f"{self.base_url}/v1/status/{remote['id']}",
                                     deadline=deadline, step="poll")
         status = answer.get("status")
         if status == "completed":
@@ -92,7 +82,7 @@ class FashnProvider(Provider):
                 raise ProviderError(errors.GENERATION_FAILED,
                                     "FASHN completed the job without an output image.",
                                     step="poll")
-            return output
+            return output[0]
         if status == "failed":
             raise _runtime_error(answer.get("error") or {})
         if status in RUNNING or status is None:

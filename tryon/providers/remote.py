@@ -26,7 +26,7 @@ from PIL import Image
 from urllib3.exceptions import ConnectTimeoutError
 
 from .. import errors
-from .base import ProviderError
+from .base import GenerationResult, Provider, ProviderError
 
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 DEFAULT_REQUEST_TIMEOUT = 60     # seconds one HTTP exchange may take (FASHN's /run can take >10 s)
@@ -367,3 +367,25 @@ def remember_remote_job(context, provider_name, remote_id, **details):
 def missing_settings(**values):
     """'TRYON_<NAME> is not set' for each empty value, named by its setting."""
     return [f"TRYON_{name} is not set" for name, value in values.items() if not value]
+
+
+class PolledProvider(Provider):
+    """A provider whose jobs are submitted once and then polled until they finish, resumed
+    after a restart from the remote job saved on our job. Subclasses set `self.http` and
+    `self.timeout` and write `_submit` (start the remote job, `remember_remote_job` it) and
+    `_result_url` (its image URL once finished, None while it runs; raise if it failed)."""
+
+    def generate(self, request, context):
+        remote = saved_remote_job(context, self.name)
+        deadline = job_deadline(context, self.http.timing, self.timeout, resumed=remote)
+        remote = remote or self._submit(request, context, deadline)
+        image_url = self.http.poll(lambda: self._result_url(remote, deadline), deadline=deadline)
+        image = self.http.download(image_url, deadline=deadline)
+        return GenerationResult(image=image, metadata={"remote": {
+            "provider": self.name, "model": remote.get("model"), "id": remote["id"]}})
+
+    def _submit(self, request, context, deadline):
+        raise NotImplementedError
+
+    def _result_url(self, remote, deadline):
+        raise NotImplementedError

@@ -7,10 +7,9 @@ processing) becomes succeeded (with "output"), failed (with "error", a plain str
 canceled. Community models such as IDM-VTON must be run by version id.
 """
 from .. import errors
-from .base import GenerationResult, Provider, ProviderError
-from .remote import (InputLimits, RemoteHttp, error_for_status, image_reference,
-                     job_deadline, json_or_empty, missing_settings, remember_remote_job,
-                     saved_remote_job)
+from .base import ProviderError
+from .remote import (InputLimits, PolledProvider, RemoteHttp, error_for_status,
+                     image_reference, json_or_empty, missing_settings, remember_remote_job)
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
 # cuuupid/idm-vton, the version most public integrations pin (TRYON_REPLICATE_VERSION changes it).
@@ -26,7 +25,7 @@ RUNNING = ("starting", "processing")
 MODEL_ASPECT = 3 / 4   # IDM-VTON's 768x1024
 
 
-class ReplicateProvider(Provider):
+class ReplicateProvider(PolledProvider):
     name = "replicate"
 
     def __init__(self, api_token, *, base_url=DEFAULT_BASE_URL, version=DEFAULT_VERSION,
@@ -48,15 +47,6 @@ class ReplicateProvider(Provider):
     def configuration_problems(self):
         return missing_settings(REPLICATE_API_TOKEN=self.api_token)
 
-    def generate(self, request, context):
-        remote = saved_remote_job(context, self.name)
-        deadline = job_deadline(context, self.http.timing, self.timeout, resumed=remote)
-        remote = remote or self._submit(request, context, deadline)
-        output = self.http.poll(lambda: self._check(remote, deadline), deadline=deadline)
-        image = self.http.download(output, deadline=deadline)
-        return GenerationResult(image=image, metadata={
-            "remote": {"provider": self.name, "model": remote.get("version"), "id": remote["id"]}})
-
     def _submit(self, request, context, deadline):
         body = {"version": self.version, "input": self._inputs(request)}
         answer = self.http.post_json(f"{self.base_url}/v1/predictions", body, deadline=deadline,
@@ -66,7 +56,7 @@ class ReplicateProvider(Provider):
                                 "Replicate accepted the prediction without an id.", step="submit")
         get_url = (answer.get("urls") or {}).get("get") or \
             f"{self.base_url}/v1/predictions/{answer['id']}"
-        return remember_remote_job(context, self.name, answer["id"], version=self.version,
+        return remember_remote_job(context, self.name, answer["id"], model=self.version,
                                    getUrl=get_url)
 
     def _inputs(self, request):
@@ -86,7 +76,7 @@ class ReplicateProvider(Provider):
             inputs["seed"] = options["seed"]
         return inputs
 
-    def _check(self, remote, deadline):
+    def _result_url(self, remote, deadline):
         """The output URL once succeeded, None while running; raises if it failed."""
         answer = self.http.get_json(remote["getUrl"], deadline=deadline, step="poll")
         status = answer.get("status")
