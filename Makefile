@@ -33,5 +33,13 @@ $(VENV)/.installed-test: requirements.txt requirements-test.txt
 models: install
 	$(PY) -m tryon.engine.fetch_models
 
+# The service benchmarks (README "Benchmarks"); they need wrk (apt-get install wrk). The
+# 10-minute memory run and the engine benchmark are separate: see the README.
+bench: install models
+	$(PY) bench/bench_status.py
+	$(PY) bench/bench_submit.py
+	$(PY) bench/bench_queue.py --rounds 20
+	$(PY) bench/bench_growth.py --seconds 10
+
 clean:
 	rm -rf $(VENV)
