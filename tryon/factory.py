@@ -71,6 +71,8 @@ def _instance_secret(instance_path):
         try:
             with os.fdopen(fd, "w", encoding="ascii") as f:  # mkstemp makes it 0600
                 f.write(secrets.token_hex(32))
+                f.flush()
+                os.fsync(f.fileno())  # a power cut must not leave an empty secret behind
             os.link(temporary, path)  # fails if another process got there first: keep theirs
         except FileExistsError:
             pass
@@ -96,9 +98,10 @@ def _init_services(app):
     store = ObjectStore(os.path.join(app.instance_path, "objects"))
     providers = default_registry(config)
     app.extensions["tryon.metrics"] = Metrics()
-    runner = JobRunner(store, providers, config, app.extensions["tryon.metrics"])
-    app.extensions["tryon.store"] = store
     app.extensions["tryon.signer"] = UrlSigner(config["SECRET_KEY"], config["RESULT_URL_TTL"])
+    runner = JobRunner(store, providers, config, app.extensions["tryon.metrics"],
+                       signer=app.extensions["tryon.signer"])
+    app.extensions["tryon.store"] = store
     app.extensions["tryon.providers"] = providers
     app.extensions["tryon.http"] = SafeHttp(AddressPolicy(config["URL_INPUT_ALLOW"]))
     app.extensions["tryon.status"] = StatusRenderer(

@@ -18,7 +18,7 @@ from .db import parse_utc
 from .errors import JobFailure
 from .providers import (GenerationRequest, InputImage, JobContext, ProviderError,
                         UnknownProvider)
-from .storage import StorageError, UrlSigner
+from .storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +28,12 @@ STORED_RESULT_FORMATS = {"PNG": "png", "JPEG": "jpg"}
 class JobRunner:
     """Runs claimed jobs; one instance shared by the worker threads (it keeps no job state)."""
 
-    def __init__(self, store, providers, config, metrics=None):
+    def __init__(self, store, providers, config, metrics=None, signer=None):
         self.store = store
         self.providers = providers
         self.config = config
         self.metrics = metrics
+        self.signer = signer  # signs input URLs for remote providers (see _public_url)
 
     def warm_up(self):
         """Prepare the configured provider (e.g. load models) before the first job needs it."""
@@ -112,10 +113,9 @@ class JobRunner:
         TRYON_PUBLIC_BASE_URL is unset or not reachable from the internet (the provider then
         gets the image inline). Valid for TRYON_RESULT_URL_TTL seconds, like result URLs."""
         base = self.config.get("PUBLIC_BASE_URL")
-        if not _is_public_base_url(base):
+        if self.signer is None or not _is_public_base_url(base):
             return None
-        signer = UrlSigner(self.config["SECRET_KEY"], self.config["RESULT_URL_TTL"])
-        return base.rstrip("/") + signer.signed_path(key)
+        return base.rstrip("/") + self.signer.signed_path(key)
 
     def _generate(self, provider, request, context):
         try:
