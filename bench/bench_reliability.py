@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests  # noqa: E402
 
 from tests.live import LiveServer  # noqa: E402
-from tests.test_crash_restart import run_kill_loop, submit_job  # noqa: E402
+from tests.test_crash_restart import run_kill_loop  # noqa: E402
 
 
 def kill(args):
@@ -44,7 +44,7 @@ def contention(args):
                             RATE_LIMIT_STATUS="1000000/minute").start()
         try:
             _, key = server.create_user("load@example.com", 10_000_000)
-            job_ids = [submit_job(server, key) for _ in range(5)]
+            job_ids = [server.submit_job(key) for _ in range(5)]
             counts = {"requests": 0, "errors": 0}
             lock = threading.Lock()
             stop = time.monotonic() + args.seconds
@@ -55,7 +55,7 @@ def contention(args):
                 session.headers["Authorization"] = f"Bearer {key}"
                 while time.monotonic() < stop:
                     if index % 5 == 0:
-                        ok = submit_job(server, key) is not None
+                        ok = server.submit_job(key) is not None
                     else:
                         path = rng.choice([f"/api/v1/tryon/status/{rng.choice(job_ids)}",
                                            "/api/v1/tryon/jobs?limit=5", "/api/v1/credits"])
