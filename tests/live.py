@@ -64,13 +64,17 @@ class LiveServer:
             conn.close()
         return user_id, key
 
-    def submit_job(self, key):
-        """Submit one job with generated photos through the real API; return its jobId."""
-        response = requests.post(
+    def post_job(self, key, session=requests):
+        """POST one job with generated photos to the real API; return the response."""
+        return session.post(
             self.url + "/api/v1/tryon", headers={"Authorization": f"Bearer {key}"},
             files={"person_images": ("p.jpg", make_image_bytes()),
                    "garment_images": ("g.jpg", make_image_bytes(color=(10, 10, 200)))},
-            timeout=10)
+            timeout=30)
+
+    def submit_job(self, key):
+        """Submit one job that must be accepted; return its jobId."""
+        response = self.post_job(key)
         assert response.status_code == 202, response.text
         return response.json()["jobId"]
 
