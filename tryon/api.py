@@ -172,8 +172,11 @@ def status_body(job, **options):
 
 
 def public_base_url():
+    """TRYON_PUBLIC_BASE_URL, else this request's scheme and host. (Not request.host_url: it
+    turns the host into an IRI, e.g. punycode into Unicode, and costs a tenth of a status
+    request.)"""
     configured = current_app.config.get("PUBLIC_BASE_URL")
-    return (configured or request.host_url).rstrip("/")
+    return configured.rstrip("/") if configured else f"{request.scheme}://{request.host}"
 
 
 # --- errors: everything under /api/ answers JSON ---------------------------------------
