@@ -1,4 +1,5 @@
 """The queue and the worker: every errorCode a job can end with, leases and recovery."""
+import logging
 import time
 
 import pytest
@@ -7,7 +8,7 @@ from tryon import accounts, db, errors, jobs
 from tryon.processing import JobRunner
 from tryon.providers import ProviderError
 from tryon.storage import StorageError
-from tests.conftest import submit, wait_for_status
+from tests.conftest import submit, wait_for, wait_for_status
 from tests.fakes import make_image_bytes
 
 
@@ -55,6 +56,20 @@ def test_misconfigured_provider_is_consumer_config_error(make_app, make_user, fa
     assert body["errorCode"] == errors.CONSUMER_CONFIG_ERROR
     assert "TRYON_FAKE_API_KEY" in body["error"]
     assert fake_provider.calls == 0
+
+
+@pytest.mark.parametrize("problems, level, expected", [
+    ([], logging.INFO, "provider fake is ready"),
+    (["TRYON_FAKE_API_KEY is not set"], logging.ERROR,
+     "provider fake is not ready: TRYON_FAKE_API_KEY is not set"),
+])
+def test_the_worker_logs_at_start_which_provider_runs_jobs_and_what_it_lacks(
+        make_app, fake_provider, caplog, problems, level, expected):
+    fake_provider.problems = problems
+    with caplog.at_level(logging.INFO, logger="tryon.processing"):
+        make_app(start_worker=True)
+        wait_for(lambda: any(expected in r.getMessage() and r.levelno == level
+                             for r in caplog.records))
 
 
 def test_unreadable_output_is_generation_failed(make_app, make_user, fake_provider):

@@ -10,7 +10,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
 from . import db, jobs
-from .health import provider_status
 from .job_status import StatusRenderer
 from .metrics import Metrics
 from .processing import JobRunner
@@ -46,7 +45,6 @@ def create_app(test_config=None, *, start_worker=False):
     _migrate(app)
     _init_services(app)
     _register_web(app)
-    _log_provider_status(app)
     if start_worker:
         app.extensions["tryon.worker"].start()
     return app
@@ -141,13 +139,3 @@ def _register_dashboard(app):
     app.register_blueprint(admin.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(openapi.bp)
-
-
-def _log_provider_status(app):
-    status = provider_status(app)
-    if status["ready"]:
-        app.logger.info("provider %s is ready", status["name"])
-    else:
-        app.logger.error("provider %s is not ready: %s (jobs will fail with "
-                         "INVALID_SERVICE_PROVIDER or CONSUMER_CONFIG_ERROR)", status["name"],
-                         "; ".join(status["problems"]))

@@ -3,7 +3,6 @@ from flask import Blueprint, current_app, jsonify
 
 from . import jobs
 from .db import get_db
-from .providers import UnknownProvider
 
 bp = Blueprint("health", __name__)
 
@@ -39,10 +38,5 @@ def _worker():
 
 def provider_status(app):
     """The configured provider's name, whether it is ready, and what keeps it from working
-    (shown by /healthz and the admin page, logged at start)."""
-    name = app.config["PROVIDER"]
-    try:
-        problems = app.extensions["tryon.providers"].get(name).configuration_problems()
-    except UnknownProvider as exc:
-        problems = [str(exc)]
-    return {"name": name, "ready": not problems, "problems": problems}
+    (shown by /healthz and the admin page)."""
+    return app.extensions["tryon.providers"].status(app.config["PROVIDER"])

@@ -40,11 +40,20 @@ class JobRunner:
         self.signer = signer  # signs input URLs for remote providers (see _public_url)
 
     def warm_up(self):
-        """Prepare the configured provider (e.g. load models) before the first job needs it."""
+        """Say which provider runs the jobs and what it lacks, then prepare it (e.g. load
+        models) before the first job needs it. Called when the worker starts."""
+        name = self.config["PROVIDER"]
+        status = self.providers.status(name)
+        if not status["ready"]:
+            log.error("provider %s is not ready: %s (jobs will fail with "
+                      "INVALID_SERVICE_PROVIDER or CONSUMER_CONFIG_ERROR)", name,
+                      "; ".join(status["problems"]))
+            return
+        log.info("provider %s is ready", name)
         try:
-            self.providers.get(self.config["PROVIDER"]).warm_up()
+            self.providers.get(name).warm_up()
         except Exception:  # a job will report the problem with its errorCode
-            log.exception("could not prepare provider %s", self.config["PROVIDER"])
+            log.exception("could not prepare provider %s", name)
 
     def run(self, conn, job, lease):
         started = time.monotonic()

@@ -41,6 +41,15 @@ class ProviderRegistry:
                 self._instances[name] = self._factories[name](self._config)
             return self._instances[name]
 
+    def status(self, name):
+        """Whether provider `name` can run jobs, and what keeps it from it (for /healthz, the
+        admin page and the worker's start-up log)."""
+        try:
+            problems = self.get(name).configuration_problems()
+        except UnknownProvider as exc:
+            problems = [str(exc)]
+        return {"name": name, "ready": not problems, "problems": problems}
+
 
 def default_registry(config):
     from .fal import FalProvider
