@@ -72,6 +72,13 @@ def test_what_is_not_a_whole_png_or_jpeg_fails_the_job(data):
         _check_result_image(data, MAX_PIXELS)
 
 
+def test_a_multi_picture_jpeg_is_not_taken_for_a_plain_one():
+    first, second = photo(), photo().rotate(180)
+    mpo = encoded(first, "MPO", save_all=True, append_images=[second])
+    with pytest.raises(JobFailure, match="MPO image; PNG or JPEG expected"):
+        _check_result_image(mpo, MAX_PIXELS)
+
+
 def test_an_image_above_the_pixel_limit_fails_the_job():
     with pytest.raises(JobFailure, match="pixel limit"):
         _check_result_image(WHOLE["png rgb"], 320 * 240 - 1)

@@ -181,6 +181,10 @@ def _check_result_image(data, max_pixels):
         with Image.open(io.BytesIO(data), formats=tuple(STORED_RESULT_FORMATS)) as image:
             width, height = image.size
             image_format = image.format
+            if image_format not in STORED_RESULT_FORMATS:  # e.g. MPO, Pillow's multi-JPEG
+                raise JobFailure(errors.GENERATION_FAILED,
+                                 f"The provider returned a {image_format} image; PNG or JPEG "
+                                 "expected.", step="check_result")
             if width * height > max_pixels:
                 raise ValueError(f"{width}x{height} is above the pixel limit")
             if image_format == "PNG":
