@@ -2,7 +2,8 @@
 
 The dispatcher claims a job only when a worker thread is free (so no claimed job waits in
 the executor while its lease ticks), renews the leases of running jobs, and re-queues jobs
-whose lease expired (a crashed process). `notify()` wakes it at once when a job is
+whose lease expired (a crashed process). A worker thread that finishes a job claims the
+next queued one itself, without a round trip through the dispatcher. `notify()` wakes it at once when a job is
 submitted; otherwise it looks again every POLL_SECONDS.
 
 The app owns one JobWorker (app.extensions["tryon.worker"]); `start()` and `stop()` are
@@ -116,37 +117,61 @@ class JobWorker:
 
     def _claim_while_free(self, conn):
         while not self._stopping.is_set() and self._free_slots.acquire(blocking=False):
-            try:
-                claimed = jobs.claim(conn, self._lease_seconds)
-            except Exception:
-                self._free_slots.release()
-                log.exception("claiming a job failed; retrying at the next round")
-                return
+            claimed = self._claim(conn)
             if claimed is None:
                 self._free_slots.release()
                 return
+            self._executor.submit(self._run_jobs, *claimed)
+
+    def _claim(self, conn):
+        """Claim the next queued job and hold its lease here; None if none (or on error)."""
+        try:
+            claimed = jobs.claim(conn, self._lease_seconds)
+        except Exception:
+            log.exception("claiming a job failed; retrying at the next round")
+            return None
+        if claimed is not None:
             job, lease = claimed
             with self._leases_lock:
                 self._leases[job["id"]] = lease
-            self._executor.submit(self._run_job, job, lease)
+        return claimed
 
     # --- worker threads ------------------------------------------------------------------
 
-    def _run_job(self, job, lease):
+    def _run_jobs(self, job, lease):
+        """Run the job, then claim and run the next ones while there are any: handing each
+        job back to the dispatcher thread would make it wait for that thread's turn."""
         try:
             conn = db.connect(self._database_path)
-            try:
-                self._runner.run(conn, job, lease)
-            finally:
+        except Exception:
+            log.exception("job %s: no database connection; the lease will expire and it "
+                          "runs again", job["id"])
+            with self._leases_lock:
+                self._leases.pop(job["id"], None)  # no longer renewed: it expires
+            conn = None
+        try:
+            while conn is not None:
+                self._run_one(conn, job, lease)
+                self._wake.set()  # the dispatcher sends the job's webhook, if any
+                claimed = None if self._stopping.is_set() else self._claim(conn)
+                if claimed is None:
+                    break
+                job, lease = claimed
+        finally:
+            if conn is not None:
                 conn.close()
+            self._free_slots.release()
+            self._wake.set()
+
+    def _run_one(self, conn, job, lease):
+        try:
+            self._runner.run(conn, job, lease)
         except Exception:
             log.exception("job %s: worker thread error; the lease will expire and it runs again",
                           job["id"])
         finally:
             with self._leases_lock:
                 self._leases.pop(job["id"], None)
-            self._free_slots.release()
-            self._wake.set()
 
 
 def _run_round(task, conn, what):
