@@ -18,6 +18,7 @@ import email.utils
 import io
 import random
 import time
+from abc import abstractmethod
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -384,8 +385,10 @@ class PolledProvider(Provider):
         return GenerationResult(image=image, metadata={"remote": {
             "provider": self.name, "model": remote.get("model"), "id": remote["id"]}})
 
+    @abstractmethod
     def _submit(self, request, context, deadline):
-        raise NotImplementedError
+        """Start the remote job; return what remember_remote_job saved."""
 
+    @abstractmethod
     def _result_url(self, remote, deadline):
-        raise NotImplementedError
+        """The result image's URL once finished, None while running; raise if it failed."""
