@@ -8,13 +8,12 @@ import io
 import ipaddress
 import json
 import logging
-import re
 import time
 from urllib.parse import urlsplit
 
 from PIL import Image
 
-from . import errors, jobs
+from . import errors, jobs, jpeg
 from .db import parse_utc
 from .errors import JobFailure
 from .providers import (GenerationRequest, InputImage, JobContext, ProviderError,
@@ -24,9 +23,6 @@ from .storage import StorageError
 log = logging.getLogger(__name__)
 
 STORED_RESULT_FORMATS = {"PNG": "png", "JPEG": "jpg"}
-# In a JPEG's compressed data every 0xFF is followed by 0x00 (a stuffed byte), a restart
-# marker (0xD0-0xD7) or another 0xFF (fill); anything else starts the next marker.
-_MARKER_AFTER_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 
 class JobRunner:
@@ -189,7 +185,7 @@ def _check_result_image(data, max_pixels):
                 raise ValueError(f"{width}x{height} is above the pixel limit")
             if image_format == "PNG":
                 image.verify()
-            elif not _jpeg_is_whole(data):
+            elif not jpeg.is_whole(data):
                 raise ValueError("the JPEG stops before its end-of-image marker")
     except Image.UnidentifiedImageError:
         raise JobFailure(errors.GENERATION_FAILED,
@@ -200,41 +196,6 @@ def _check_result_image(data, max_pixels):
                          f"The provider returned an unreadable image ({exc}).",
                          step="check_result") from None
     return image_format, width, height
-
-
-def _jpeg_is_whole(data):
-    """True when the JPEG's marker segments, and the compressed data after each start of
-    scan, run from SOI through to an EOI marker."""
-    position, size = 2, len(data)              # after SOI (Image.open checked it)
-    while position + 1 < size:
-        if data[position] != 0xFF:
-            return False
-        marker = data[position + 1]
-        if marker == 0xD9:                     # EOI
-            return True
-        if marker == 0xFF:                     # fill byte before a marker
-            position += 1
-            continue
-        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # TEM, RSTn: no length
-            position += 2
-            continue
-        if position + 4 > size:
-            return False
-        length = int.from_bytes(data[position + 2:position + 4], "big")
-        if length < 2:
-            return False
-        position += 2 + length
-        if marker == 0xDA:                     # SOS: compressed data up to the next marker
-            position = _end_of_scan(data, position)
-            if position < 0:
-                return False
-    return False
-
-
-def _end_of_scan(data, position):
-    """Where the marker after compressed data starting at `position` begins, or -1."""
-    found = _MARKER_AFTER_SCAN.search(data, position)
-    return found.start() if found else -1
 
 
 def _timings(job, generation_ms):
