@@ -15,6 +15,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import parse_many
 from limits.storage import Storage
+from limits.util import WindowStats
 
 from .errors import ApiError
 
@@ -53,19 +54,28 @@ def check_api_limit(endpoint, key_id):
     limiter = current_app.extensions["tryon.limiter"]
     if setting is None or not limiter.enabled:
         return
-    strategy = limiter.limiter
+    storage = limiter.limiter.storage
     tightest = None
     for item in _parsed(current_app.config[setting]):
-        allowed = strategy.hit(item, endpoint, str(key_id))
-        stats = strategy.get_window_stats(item, endpoint, str(key_id))
+        stats = _hit_fixed_window(storage, item, endpoint, str(key_id))
         if tightest is None or stats.remaining < tightest[1].remaining:
             tightest = (item, stats)
-        if not allowed:
+        if stats.remaining < 0:
             g.rate_limit = (item, stats)
             retry_after = max(1, int(stats.reset_time - time.time()) + 1)
             raise ApiError(429, f"Too many requests: the limit is {item}; retry in "
                                 f"{retry_after} s.", headers={"Retry-After": str(retry_after)})
     g.rate_limit = tightest
+
+
+def _hit_fixed_window(storage, item, *identifiers):
+    """Count one hit in the item's current window (the limiter's fixed-window strategy,
+    which init_app sets); remaining < 0 means over the limit. The same storage calls as
+    limits' FixedWindowRateLimiter.hit followed by get_window_stats, with the counter
+    read once instead of twice."""
+    counter = item.key_for(*identifiers)
+    count = storage.incr(counter, item.get_expiry())
+    return WindowStats(reset_time=storage.get_expiry(counter), remaining=item.amount - count)
 
 
 @lru_cache(maxsize=16)
