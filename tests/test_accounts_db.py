@@ -1,4 +1,5 @@
 """Accounts storage, migrations and configuration."""
+import os
 import sqlite3
 import threading
 
@@ -67,6 +68,14 @@ def test_migrations_set_user_version_and_run_once(tmp_path):
     assert db.migrate(conn, db.migration_lock_path(path)) == []
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
+
+
+@pytest.mark.parametrize("provider,expected", [
+    ("local", os.cpu_count()), ("fashn", 8), ("http", 8)])
+def test_worker_threads_default_to_what_the_provider_needs(make_app, provider, expected):
+    app = make_app(PROVIDER=provider, WORKERS=None)
+    assert app.config["WORKERS"] == expected
+    assert make_app(PROVIDER=provider, WORKERS=3).config["WORKERS"] == 3
 
 
 def test_environment_settings_are_converted_and_checked():

@@ -70,7 +70,10 @@ SETTINGS = (
             "Base URL of your own model server for the http provider (README: Remote providers)."),
     Setting("HTTP_PROVIDER_TOKEN", None, str,
             "Bearer token sent to your model server (unset: no Authorization header)."),
-    Setting("WORKERS", 2, int, "Worker threads that run generation jobs.", minimum=0),
+    Setting("WORKERS", None, int,
+            "Worker threads that run generation jobs (0: none, jobs wait). Unset: one per CPU "
+            "core for the local engine, which is CPU-bound; 8 for a remote provider, whose "
+            "jobs mostly wait on the network.", minimum=0),
     Setting("JOB_COST", 1, int, "Credits one job costs.", minimum=0),
     Setting("JOB_LEASE_SECONDS", 30, float,
             "How long a worker's claim on a running job lasts without renewal; after a crash, "
@@ -126,6 +129,14 @@ SETTINGS = (
             "client address (login limits, logs) and the scheme. 0: the headers are ignored.",
             minimum=0),
 )
+
+REMOTE_PROVIDER_WORKERS = 8
+
+
+def default_workers(provider):
+    """TRYON_WORKERS when it is unset (see its help)."""
+    return (os.cpu_count() or 1) if provider == "local" else REMOTE_PROVIDER_WORKERS
+
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}

@@ -55,6 +55,8 @@ def _load_config(test_config):
     config.update(settings.load_from_env())
     config.update(test_config or {})
     config["INSTANCE_PATH"] = os.path.abspath(config["INSTANCE_PATH"] or PROJECT_ROOT / "instance")
+    if config["WORKERS"] is None:
+        config["WORKERS"] = settings.default_workers(config["PROVIDER"])
     return config
 
 
