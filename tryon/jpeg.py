@@ -21,9 +21,9 @@ _MARKER_AFTER_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 # restart interval, scans. APP14 "Adobe" stays because it says how to read the colour
 # channels; APP0 "JFIF" stays without its thumbnail. EXIF, XMP, ICC, IPTC, comments and
 # anything after EOI go.
-_FRAME_MARKERS = {0xC0, 0xC1, 0xC2}
+_KEPT_FRAME_MARKERS = {0xC0, 0xC1, 0xC2}
 _SOF_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # all frame kinds (not DHT, JPG, DAC)
-_KEPT_MARKERS = _FRAME_MARKERS | {0xC4, 0xDB, 0xDD, SOS}
+_KEPT_MARKERS = _KEPT_FRAME_MARKERS | {0xC4, 0xDB, 0xDD, SOS}
 _METADATA_MARKERS = {*range(0xE0, 0xF0), 0xFE}         # APP0-APP15, COM
 APP0, APP14 = 0xE0, 0xEE
 

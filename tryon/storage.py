@@ -31,12 +31,15 @@ class ObjectStore:
         self._root_text = str(self.root)
 
     def path_for(self, key):
+        return Path(self._path_text(key))
+
+    def _path_text(self, key):
         # The pattern alone keeps keys inside the store: segments of [A-Za-z0-9._-] that do
         # not start with a dot, so no "..", no absolute path, no backslash. (Resolving the
         # path as well cost more than the rest of a status request: one lstat per folder.)
         if not isinstance(key, str) or not _KEY_PATTERN.match(key):
             raise InvalidKey(f"invalid object key {key!r}")
-        return self.root / key
+        return os.path.join(self._root_text, key)
 
     def put(self, key, data):
         """Write `data` under `key` atomically."""
@@ -67,9 +70,10 @@ class ObjectStore:
     def exists(self, key):
         # os.path on a string: pathlib's objects cost more than the stat itself, and every
         # status read of a completed job asks (bench/bench_status.py).
-        if not isinstance(key, str) or not _KEY_PATTERN.match(key):
+        try:
+            return os.path.isfile(self._path_text(key))
+        except InvalidKey:
             return False
-        return os.path.isfile(os.path.join(self._root_text, key))
 
     def delete(self, key):
         _remove_quietly(self.path_for(key))
