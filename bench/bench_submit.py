@@ -1,6 +1,6 @@
 """Submit throughput: accepted jobs per second with two ~300 kB JPEGs per request
-(authentication, rate limit, full decode + re-encode of both images, atomic writes, the
-job row and its debit), against the same body POSTed to a bare upload endpoint of the same
+(authentication, rate limit, the checks on both images and their metadata-free copies
+(tryon/images.py), atomic writes, the job row and its debit), against the same body POSTed to a bare upload endpoint of the same
 server that only parses the multipart form (the baseline). Target: >= 100 jobs/s on 2 cores.
 
     .venv/bin/python bench/bench_submit.py [--seconds 10] [--clients 8]
