@@ -1,9 +1,15 @@
+import importlib.util
+import io
 import time
+from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tryon import accounts, create_app, db
 from tests.fakes import FakeProvider, make_image_bytes
+
+GARMENT_PHOTOS = Path(__file__).parent / "engine" / "garment_photos.py"
 
 
 @pytest.fixture
@@ -127,3 +133,24 @@ def wait_for_status(client, key, job_id, timeout=15):
         body = response.get_json()
         return body if body["status"] != "processing" else None
     return wait_for(finished, timeout)
+
+
+def rgb_jpeg(rgb, size=None, quality=92):
+    """An RGB array (e.g. a scikit-image photo) as JPEG bytes, resized to `size` if given."""
+    image = Image.fromarray(rgb)
+    if size:
+        image = image.resize(size, Image.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="session")
+def blue_tshirt_jpeg():
+    """A product photo of a blue T-shirt (tests/engine/garment_photos.py), for the real engine."""
+    import cv2
+
+    spec = importlib.util.spec_from_file_location("garment_photos_e2e", GARMENT_PHOTOS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return rgb_jpeg(cv2.cvtColor(module.tshirt(colour=(150, 75, 30)), cv2.COLOR_BGR2RGB))

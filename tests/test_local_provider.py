@@ -1,33 +1,13 @@
 """End to end through the API with the default `local` provider (the offline engine)."""
-import importlib.util
 import io
-from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from PIL import Image
 from skimage import data
 
 from tryon import accounts, db
-from tests.conftest import submit, wait_for_status
-
-GARMENT_PHOTOS = Path(__file__).parent / "engine" / "garment_photos.py"
-
-
-def jpeg(rgb):
-    out = io.BytesIO()
-    Image.fromarray(rgb).save(out, format="JPEG", quality=92)
-    return out.getvalue()
-
-
-@pytest.fixture(scope="module")
-def blue_tshirt_jpeg():
-    spec = importlib.util.spec_from_file_location("garment_photos_e2e", GARMENT_PHOTOS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    bgr = module.tshirt(colour=(150, 75, 30))
-    return jpeg(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+from tests.conftest import rgb_jpeg, submit, wait_for_status
 
 
 @pytest.fixture
@@ -41,7 +21,7 @@ def local_app(make_app):
 def test_astronaut_wears_the_blue_tshirt(local_app, make_user, blue_tshirt_jpeg):
     client = local_app.test_client()
     _, key = make_user()
-    person = jpeg(data.astronaut())
+    person = rgb_jpeg(data.astronaut())
     job_id = submit(client, key, person=person, garment=blue_tshirt_jpeg).get_json()["jobId"]
     body = wait_for_status(client, key, job_id, timeout=60)
     assert body["status"] == "completed", body
@@ -57,7 +37,7 @@ def test_astronaut_wears_the_blue_tshirt(local_app, make_user, blue_tshirt_jpeg)
 def test_a_cat_is_refused_and_refunded(local_app, make_user, blue_tshirt_jpeg):
     client = local_app.test_client()
     user_id, key = make_user(credits=1)
-    job_id = submit(client, key, person=jpeg(data.chelsea()),
+    job_id = submit(client, key, person=rgb_jpeg(data.chelsea()),
                     garment=blue_tshirt_jpeg).get_json()["jobId"]
     body = wait_for_status(client, key, job_id, timeout=60)
     assert body["status"] == "failed"
@@ -72,7 +52,7 @@ def test_unsupported_category_is_validation_failed(local_app, make_user, blue_ts
     client = local_app.test_client()
     _, key = make_user()
     local_app.extensions["tryon.worker"].stop()
-    job_id = submit(client, key, person=jpeg(data.astronaut()),
+    job_id = submit(client, key, person=rgb_jpeg(data.astronaut()),
                     garment=blue_tshirt_jpeg).get_json()["jobId"]
     conn = db.connect(local_app.config["DATABASE"])
     conn.execute("UPDATE jobs SET options = '{\"category\": \"bottoms\"}' WHERE id = ?", (job_id,))
