@@ -77,6 +77,11 @@ class WebhookSender:
         if self._executor is None:
             return 0
         now = time.time()
+        # The dispatcher calls this after every job. Looking first is a read, which WAL
+        # lets run beside writers; claiming is a write, and taking the write lock for an
+        # empty answer made submits and job completions queue behind it.
+        if not _any_due(conn, now):
+            return 0
         with transaction(conn):
             due = conn.execute(
                 "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ?"
@@ -138,3 +143,8 @@ class WebhookSender:
                  delivery["id"]))
         log.info("webhook delivery %s for job %s failed (%s); %s", delivery["id"],
                  delivery["job_id"], error, "gave up" if gave_up else f"retry in {wait:.0f}s")
+
+
+def _any_due(conn, now):
+    return conn.execute("SELECT 1 FROM webhook_deliveries WHERE state = 'pending'"
+                        " AND next_attempt_at <= ? LIMIT 1", (now,)).fetchone() is not None
