@@ -1,6 +1,8 @@
 """POST /api/v1/tryon: every documented status code and the checks on uploaded images."""
 import io
+import threading
 import uuid
+from pathlib import Path
 
 from PIL import Image
 
@@ -292,6 +294,23 @@ def test_storage_failure_at_submit_is_507_and_charges_nothing(app, client, make_
     assert_error(submit(client, key), 507, "STORAGE_FAILED")
     assert accounts.balance(conn, user_id) == 1
     assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
+
+
+def test_submits_store_and_enqueue_one_at_a_time(app, make_user, conn):
+    """While another submit holds the write turn, a submit checks its images but stores
+    nothing and queues nothing; it finishes once the turn is free."""
+    _, key = make_user(credits=1)
+    responses = []
+    waiting = threading.Thread(target=lambda: responses.append(submit(app.test_client(), key)))
+    with app.extensions["tryon.submit_writes"]:
+        waiting.start()
+        waiting.join(timeout=1)
+        assert waiting.is_alive()
+        assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
+        assert not list((Path(app.instance_path) / "objects").rglob("*.jpg"))
+    waiting.join(timeout=15)
+    assert responses[0].status_code == 202
+    assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 1
 
 
 def test_lazy_memory_storage_expires_windows():
