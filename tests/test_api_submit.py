@@ -296,13 +296,13 @@ def test_storage_failure_at_submit_is_507_and_charges_nothing(app, client, make_
     assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
 
 
-def test_submits_store_and_enqueue_one_at_a_time(app, make_user, conn):
-    """While another submit holds the write turn, a submit checks its images but stores
-    nothing and queues nothing; it finishes once the turn is free."""
+def test_submits_write_their_inputs_one_at_a_time(app, make_user, conn):
+    """While another submit is writing its inputs, a submit checks its images but stores
+    nothing and queues nothing; it finishes once the other is done."""
     _, key = make_user(credits=1)
     responses = []
     waiting = threading.Thread(target=lambda: responses.append(submit(app.test_client(), key)))
-    with app.extensions["tryon.submit_writes"]:
+    with app.extensions["tryon.input_writes"]:
         waiting.start()
         waiting.join(timeout=1)
         assert waiting.is_alive()

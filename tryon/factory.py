@@ -103,7 +103,7 @@ def _init_services(app):
     runner = JobRunner(store, providers, config, app.extensions["tryon.metrics"],
                        signer=app.extensions["tryon.signer"])
     app.extensions["tryon.store"] = store
-    app.extensions["tryon.submit_writes"] = threading.Lock()  # see submissions.py
+    app.extensions["tryon.input_writes"] = threading.Lock()  # see submissions.py
     app.extensions["tryon.providers"] = providers
     app.extensions["tryon.http"] = SafeHttp(AddressPolicy(config["URL_INPUT_ALLOW"]))
     app.extensions["tryon.status"] = StatusRenderer(

@@ -5,14 +5,13 @@ through the SSRF guard) and checked before anything is written, then stored, the
 row, its debit and its idempotency key are inserted in one transaction; if that fails
 (402, or anything else) the stored images are deleted again.
 
-Submits in one process do that writing one at a time (the app's "tryon.submit_writes"
-lock); checking images and everything before still runs side by side. Each submit fsyncs
-two files and then takes SQLite's write lock. When a burst of submits did that all at once,
-the job worker threads waited behind the crowd to store their results and mark jobs
-completed. SQLite's busy handler backs off in growing sleeps, so a worker lost the race
-again and again, for 100 ms and more. With the lock, a worker competes with one submit at
-most. In bench/bench_queue.py, with 32 jobs at once, queue overhead fell from p50 118 ms /
-p99 252 ms to 12 / 32 ms.
+Submits in one process write their inputs one at a time (the app's "tryon.input_writes"
+lock); checking images, downloading URL inputs and the enqueue transaction still run side
+by side. Without it, a burst of submits stalled the job worker threads for 100 ms and more
+at BEGIN IMMEDIATE, where SQLite's busy handler backs off in growing sleeps while the
+burst keeps the write lock busy. With it, bench/bench_queue.py's burst of 32 jobs went
+from p50 ~120 / p99 ~300 ms to 13-18 / 49-75 ms, for about 7 % of submit throughput (the
+README's Benchmarks section lists the variants measured).
 """
 import hashlib
 import json
@@ -68,15 +67,15 @@ def submit_from_request(request, *, user_id, api_key_id=None, base_url=None):
             return Submission(earlier, replayed=True)
     images = {raw.label: _normalized(raw) for raw in raw_inputs}
     job_id = str(uuid.uuid4())
-    with current_app.extensions["tryon.submit_writes"]:  # one at a time: see the docstring
-        return _store_and_enqueue(job_id, images, options, user_id, api_key_id, base_url,
-                                  idempotency)
+    return _store_and_enqueue(job_id, images, options, user_id, api_key_id, base_url,
+                              idempotency)
 
 
 def _store_and_enqueue(job_id, images, options, user_id, api_key_id, base_url, idempotency):
     config = current_app.config
     store = current_app.extensions["tryon.store"]
-    stored_keys = _store_inputs(store, job_id, images)
+    with current_app.extensions["tryon.input_writes"]:  # one at a time: see the docstring
+        stored_keys = _store_inputs(store, job_id, images)
     try:
         standing_job = jobs.enqueue(
             get_db(), job_id=job_id, user_id=user_id, api_key_id=api_key_id,
