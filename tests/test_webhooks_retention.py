@@ -3,6 +3,7 @@ import hashlib
 import hmac
 import io
 import json
+import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -104,6 +105,24 @@ def test_pending_delivery_survives_a_restart(make_app, make_user, receiver):
     make_app(start_worker=True, URL_INPUT_ALLOW="127.0.0.1")   # the restarted service
     (_, _, body), = receiver.wait_for_posts(1)
     assert json.loads(body)["jobId"] == job_id
+
+
+def test_looking_for_due_deliveries_takes_no_write_lock_when_none_is_due(app):
+    # The dispatcher looks after every job; finding nothing must not compete for the lock.
+    sender = webhooks.WebhookSender(app.config["DATABASE"], app.extensions["tryon.http"],
+                                    app.extensions["tryon.status"], jobs.get,
+                                    retry_schedule=[1])
+    sender.start()
+    writer = db.connect(app.config["DATABASE"])
+    impatient = sqlite3.connect(app.config["DATABASE"], timeout=0.05, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        assert sender.send_due(impatient) == 0
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        impatient.close()
+        sender.stop()
 
 
 def test_webhook_to_a_private_address_is_refused_when_sent(make_app, make_user, receiver):

@@ -27,6 +27,7 @@ SEND_TIMEOUT_SECONDS = 10
 # While an attempt is under way its row is "leased": it is not due again for this long.
 ATTEMPT_LEASE_SECONDS = 120
 BATCH = 20
+DUE = "state = 'pending' AND next_attempt_at <= ?"   # ? is now, as time.time()
 
 
 def schedule_delivery(conn, job_id, url, event):
@@ -78,15 +79,16 @@ class WebhookSender:
             return 0
         now = time.time()
         # The dispatcher calls this after every job. Looking first is a read, which WAL
-        # lets run beside writers; claiming is a write, and taking the write lock for an
-        # empty answer made submits and job completions queue behind it.
-        if not _any_due(conn, now):
+        # lets run beside writers; claiming is a write, and taking the write lock only to
+        # find nothing due competed with submits and job completions for it.
+        if conn.execute(f"SELECT 1 FROM webhook_deliveries WHERE {DUE} LIMIT 1",
+                        (now,)).fetchone() is None:
             return 0
         with transaction(conn):
             due = conn.execute(
                 "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ?"
-                " WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending'"
-                " AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?) RETURNING *",
+                f" WHERE id IN (SELECT id FROM webhook_deliveries WHERE {DUE}"
+                " ORDER BY next_attempt_at LIMIT ?) RETURNING *",
                 (now + ATTEMPT_LEASE_SECONDS, now, BATCH)).fetchall()
         for delivery in due:
             self._executor.submit(self._attempt, dict(delivery))
@@ -144,7 +146,3 @@ class WebhookSender:
         log.info("webhook delivery %s for job %s failed (%s); %s", delivery["id"],
                  delivery["job_id"], error, "gave up" if gave_up else f"retry in {wait:.0f}s")
 
-
-def _any_due(conn, now):
-    return conn.execute("SELECT 1 FROM webhook_deliveries WHERE state = 'pending'"
-                        " AND next_attempt_at <= ? LIMIT 1", (now,)).fetchone() is not None
