@@ -4,7 +4,8 @@ instant provider, users and keys, and photo-sized test images.
     from bench.service import BenchServer
     with BenchServer(tmp, WORKERS=2) as server: ...
 
-The server is the production entry (gunicorn, one process, 8 threads) running
+The server is the production entry (gunicorn, one process, 8 threads, MALLOC_ARENA_MAX=2
+as `make run` sets it) running
 bench/bench_app.py, which is wsgi.py plus an `instant` provider (it returns the person
 image as it is, so what is measured is our own overhead).
 """
@@ -42,7 +43,8 @@ class BenchServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.threads = threads
-        self.env = {**os.environ, "TRYON_INSTANCE_PATH": str(self.instance_path),
+        self.env = {**os.environ, "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),
+                    "TRYON_INSTANCE_PATH": str(self.instance_path),
                     "TRYON_PROVIDER": "instant", "TRYON_SECRET_KEY": "bench",
                     "TRYON_RATE_LIMIT_SUBMIT": "1000000 per minute",
                     "TRYON_RATE_LIMIT_STATUS": "10000000 per minute",

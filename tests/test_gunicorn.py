@@ -33,7 +33,8 @@ def gunicorn_server(tmp_path):
         pytest.fail(f"{GUNICORN} is missing: install requirements.txt")
     port = free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRYON_")},
-           "TRYON_INSTANCE_PATH": str(tmp_path), "TRYON_SECRET_KEY": "gunicorn-test"}
+           "TRYON_INSTANCE_PATH": str(tmp_path), "TRYON_SECRET_KEY": "gunicorn-test",
+           "MALLOC_ARENA_MAX": "2"}
     log = open(tmp_path / "server.log", "ab")
     process = subprocess.Popen(
         [str(GUNICORN), "--workers", "1", "--threads", "8", "--bind", f"127.0.0.1:{port}",
