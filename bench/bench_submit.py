@@ -1,7 +1,8 @@
 """Submit throughput: accepted jobs per second with two ~300 kB JPEGs per request
-(authentication, rate limit, the checks on both images and their metadata-free copies
-(tryon/images.py), atomic writes, the job row and its debit), against the same body POSTed to a bare upload endpoint of the same
-server that only parses the multipart form (the baseline). Target: >= 100 jobs/s on 2 cores.
+(authentication, rate limit, the checks on both images and their metadata-free copies as
+tryon/images.py makes them, atomic writes, the job row and its debit), against the same
+body POSTed to a bare upload endpoint of the same server that only parses the multipart
+form (the baseline). Target: >= 100 jobs/s on 2 cores.
 
     .venv/bin/python bench/bench_submit.py [--seconds 10] [--clients 8]
 

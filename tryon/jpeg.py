@@ -18,12 +18,12 @@ _MARKER_AFTER_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 # What a metadata-free copy keeps: frame headers of the baseline, extended and progressive
 # Huffman kinds (what every camera and browser writes), Huffman and quantisation tables,
-# restart interval, scans. APP14 "Adobe" stays because it says how to read the colour
-# channels; APP0 "JFIF" stays without its thumbnail. EXIF, XMP, ICC, IPTC, comments and
-# anything after EOI go.
+# restart interval, scans with their restart markers, SOI and EOI. APP14 "Adobe" stays
+# because it says how to read the colour channels; APP0 "JFIF" stays without its
+# thumbnail. EXIF, XMP, ICC, IPTC, comments and anything after EOI go.
 _KEPT_FRAME_MARKERS = {0xC0, 0xC1, 0xC2}
 _SOF_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # all frame kinds (not DHT, JPG, DAC)
-_KEPT_MARKERS = _KEPT_FRAME_MARKERS | {0xC4, 0xDB, 0xDD, SOS}
+_KEPT_MARKERS = _KEPT_FRAME_MARKERS | {0xC4, 0xDB, 0xDD, SOS, SOI, EOI} | _STANDALONE
 _METADATA_MARKERS = {*range(0xE0, 0xF0), 0xFE}         # APP0-APP15, COM
 APP0, APP14 = 0xE0, 0xEE
 
@@ -105,7 +105,7 @@ def without_metadata(data):
     if it is not whole."""
     kept, view = [], memoryview(data)      # slices of a view: the scans are copied once
     for marker, start, end in segments(data):
-        if marker in _KEPT_MARKERS or marker in _STANDALONE or marker in (SOI, EOI):
+        if marker in _KEPT_MARKERS:
             kept.append(view[start:end])
         elif marker == APP14 and data[start + 4:start + 9] == b"Adobe":
             kept.append(view[start:end])
