@@ -20,6 +20,7 @@ from .safe_http import AddressPolicy, SafeHttp
 from .storage import ObjectStore, UrlSigner
 from .webhooks import WebhookSender, parse_retry_schedule
 from .worker import JobWorker
+from .wsgi_input import BlockReadInput
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def create_app(test_config=None, *, start_worker=False):
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or _instance_secret(app.instance_path)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
 
+    app.wsgi_app = BlockReadInput(app.wsgi_app)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
