@@ -10,10 +10,10 @@ PORT ?= 5000
 
 # MALLOC_ARENA_MAX=2: glibc gives each thread its own malloc arena by default, and the
 # image buffers of 8 request threads and the job workers then spread over many of them
-# (README "Benchmarks": 15 MB less RSS under load, flatter, and faster submits).
+# (README "Benchmarks": 15 MB less RSS under load, flatter, and faster submits). Processes,
+# threads and timeouts are in gunicorn.conf.py.
 run: install models
-	MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-2} $(VENV)/bin/gunicorn --workers 1 --threads 8 \
-		--bind $(HOST):$(PORT) --timeout 120 --graceful-timeout 30 wsgi:app
+	MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-2} $(VENV)/bin/gunicorn --bind $(HOST):$(PORT) wsgi:app
 
 test: install-test models
 	$(PY) -m pytest

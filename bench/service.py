@@ -4,8 +4,8 @@ instant provider, users and keys, and photo-sized test images.
     from bench.service import BenchServer
     with BenchServer(tmp, WORKERS=2) as server: ...
 
-The server is the production entry (gunicorn, one process, 8 threads, MALLOC_ARENA_MAX=2
-as `make run` sets it) running
+The server is the production entry (gunicorn with gunicorn.conf.py: one process, 8 threads
+unless `threads` says otherwise; MALLOC_ARENA_MAX=2 as `make run` sets it) running
 bench/bench_app.py, which is wsgi.py plus an `instant` provider (it returns the person
 image as it is, so what is measured is our own overhead).
 """
@@ -54,7 +54,7 @@ class BenchServer:
     def __enter__(self):
         self.instance_path.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [str(REPO / ".venv/bin/gunicorn"), "--workers", "1", "--threads", str(self.threads),
+            [str(REPO / ".venv/bin/gunicorn"), "--threads", str(self.threads),
              "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", "bench.bench_app:app"],
             cwd=REPO, env=self.env, stdout=subprocess.DEVNULL,
             stderr=open(self.instance_path / "server.log", "ab"))

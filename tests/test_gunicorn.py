@@ -37,8 +37,7 @@ def gunicorn_server(tmp_path):
            "MALLOC_ARENA_MAX": "2"}
     log = open(tmp_path / "server.log", "ab")
     process = subprocess.Popen(
-        [str(GUNICORN), "--workers", "1", "--threads", "8", "--bind", f"127.0.0.1:{port}",
-         "--timeout", "120", "--graceful-timeout", "30", "wsgi:app"],
+        [str(GUNICORN), "--bind", f"127.0.0.1:{port}", "wsgi:app"],   # + gunicorn.conf.py
         cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
 
@@ -90,3 +89,5 @@ def test_gunicorn_serves_a_try_on_with_the_local_engine_and_stops_cleanly(gunico
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(40) == 0
+    # gunicorn.conf.py was read: its threads make gunicorn pick the threaded worker.
+    assert "Using worker: gthread" in (instance / "server.log").read_text()
