@@ -27,8 +27,9 @@ class BlockReadInput:
         self.block_size = block_size
 
     def __call__(self, environ, start_response):
-        if _content_length(environ) > SMALL_BODY:
-            raw = _ServerStream(environ["wsgi.input"], _content_length(environ))
+        length = _content_length(environ)
+        if length > SMALL_BODY:
+            raw = _ServerStream(environ["wsgi.input"], length)
             environ["wsgi.input"] = io.BufferedReader(raw, self.block_size)
         return self.app(environ, start_response)
 
