@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_status import submit_one, wrk  # noqa: E402
 from bench.load import run_load  # noqa: E402
-from bench.service import BenchServer, fill_jobs, multipart_body, need, photo_jpeg  # noqa: E402
+from bench.service import (BenchServer, alternating_rounds, fill_jobs,  # noqa: E402
+                           multipart_body, need, photo_jpeg)
 
 
 class GrowthServer:
@@ -71,8 +72,9 @@ def main():
                                          "garment_images": ("g.jpg", photo_jpeg(60, 1))})
     with contextlib.ExitStack() as stack:
         small, large = GrowthServer(stack, args.small), GrowthServer(stack, args.large)
-        rounds = [(small.measure(args.seconds, body, content_type),
-                   large.measure(args.seconds, body, content_type)) for _ in range(args.rounds)]
+        rounds = alternating_rounds(args.rounds,
+                                    lambda: small.measure(args.seconds, body, content_type),
+                                    lambda: large.measure(args.seconds, body, content_type))
     report(rounds, args.small, args.large)
 
 

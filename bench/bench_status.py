@@ -19,7 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.service import BenchServer, fill_jobs, multipart_body, need, photo_jpeg  # noqa: E402
+from bench.service import (BenchServer, alternating_rounds, fill_jobs, median_of_rounds,  # noqa: E402
+                           multipart_body, need, photo_jpeg)
 
 import requests  # noqa: E402
 
@@ -57,16 +58,11 @@ def submit_one(server, key, wait=True):
 
 
 def measure(server, key, job_id, seconds, rounds):
-    """`rounds` runs of each endpoint, alternating, so that a drift in the host's speed
-    (up to 20 % within minutes on a shared VM) reaches the baseline and the status alike.
-    Returns [(bare, status)] per round."""
-    pairs = []
-    for _ in range(rounds):
-        bare = wrk(server.url + "/livez", seconds)
-        status = wrk(f"{server.url}/api/v1/tryon/status/{job_id}", seconds,
-                     headers=[f"Authorization: Bearer {key}"])
-        pairs.append((bare, status))
-    return pairs
+    """[(bare, status)] for each of `rounds` alternating rounds."""
+    return alternating_rounds(
+        rounds, lambda: wrk(server.url + "/livez", seconds),
+        lambda: wrk(f"{server.url}/api/v1/tryon/status/{job_id}", seconds,
+                    headers=[f"Authorization: Bearer {key}"]))
 
 
 def report(pairs, label=""):
@@ -78,9 +74,8 @@ def report(pairs, label=""):
             ratio = f"{status['rps'] / bare['rps']:>7.2f}" if row is status else ""
             print(f"{number:<7}{name:<40}{row['rps']:>9.0f}{row['p50']:>9.2f}{row['p99']:>9.2f}"
                   f"{row['errors']:>8}{ratio}")
-    ratios = sorted(status["rps"] / bare["rps"] for bare, status in pairs)
-    print(f"ratio status / bare: {statistics.median(ratios):.2f}, the median of {len(pairs)} "
-          f"rounds ({ratios[0]:.2f} to {ratios[-1]:.2f}); target >= 0.75")
+    ratios = [status["rps"] / bare["rps"] for bare, status in pairs]
+    print(f"ratio status / bare: {median_of_rounds(ratios)}; target >= 0.75")
     print("status p50 / p99 (median of the rounds): "
           f"{statistics.median(s['p50'] for _, s in pairs):.2f} / "
           f"{statistics.median(s['p99'] for _, s in pairs):.2f} ms")

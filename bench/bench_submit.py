@@ -17,23 +17,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.load import run_load  # noqa: E402
-from bench.service import BenchServer, multipart_body, photo_jpeg  # noqa: E402
+from bench.service import (BenchServer, alternating_rounds, median_of_rounds,  # noqa: E402
+                           multipart_body, photo_jpeg)
 
 
 def measure(server, key, seconds, clients, rounds):
-    """`rounds` alternating runs of the bare upload and the submit (the same conditions
-    for both, whatever the host's speed does meanwhile); returns [(bare, submit)]."""
+    """[(bare, submit)] for each of `rounds` alternating rounds."""
     person, garment = photo_jpeg(300), photo_jpeg(300, seed=1)
     body, content_type = multipart_body({"person_images": ("person.jpg", person),
                                          "garment_images": ("garment.jpg", garment)})
     auth = {"Authorization": f"Bearer {key}", "Content-Type": content_type}
-    pairs = []
-    for _ in range(rounds):
-        bare = run_load(server.url + "/bench/upload", body=body, headers=auth,
-                        threads=clients, seconds=seconds)
-        submit = run_load(server.url + "/api/v1/tryon", body=body, headers=auth,
-                          threads=clients, seconds=seconds, ok_statuses=(202,))
-        pairs.append((bare, submit))
+    pairs = alternating_rounds(
+        rounds, lambda: run_load(server.url + "/bench/upload", body=body, headers=auth,
+                                 threads=clients, seconds=seconds),
+        lambda: run_load(server.url + "/api/v1/tryon", body=body, headers=auth,
+                         threads=clients, seconds=seconds, ok_statuses=(202,)))
     print(f"images: {len(person) // 1000} kB + {len(garment) // 1000} kB JPEG, 768x1024")
     return pairs
 
@@ -45,11 +43,10 @@ def report(pairs):
                           ("POST /api/v1/tryon (accepted)", submit)):
             print(f"{number:<7}{name:<36}{row['rps']:>8.1f}{row['p50']:>9.1f}"
                   f"{row['p99']:>9.1f}{row['errors']:>8}")
-    rates = sorted(submit["rps"] for _, submit in pairs)
+    rates = [submit["rps"] for _, submit in pairs]
     ratio = statistics.median(submit["rps"] / bare["rps"] for bare, submit in pairs)
-    print(f"accepted jobs/s: {statistics.median(rates):.1f}, the median of {len(pairs)} rounds "
-          f"({rates[0]:.1f} to {rates[-1]:.1f}; target >= 100); submit / bare upload: "
-          f"{ratio:.2f}")
+    print(f"accepted jobs/s: {median_of_rounds(rates, '.1f')}; target >= 100")
+    print(f"submit / bare upload: {ratio:.2f} (median)")
 
 
 def main():

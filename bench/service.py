@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -177,3 +178,17 @@ def multipart_body(fields):
 def need(tool):
     if shutil.which(tool) is None:
         sys.exit(f"{tool} is needed for this benchmark: apt-get install -y {tool}")
+
+
+def alternating_rounds(rounds, *runs):
+    """Call each of `runs` in turn, `rounds` times over, so that a drift in the host's speed
+    (20-30 % within minutes on a shared VM) reaches a baseline and what is compared with it
+    alike. Returns one tuple of the runs' results per round."""
+    return [tuple(run() for run in runs) for _ in range(rounds)]
+
+
+def median_of_rounds(values, spec=".2f"):
+    """'0.60, the median of 3 rounds (0.56 to 0.67)' for the rounds' `values`."""
+    low, high = min(values), max(values)
+    return (f"{statistics.median(values):{spec}}, the median of {len(values)} rounds "
+            f"({low:{spec}} to {high:{spec}})")
