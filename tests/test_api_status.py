@@ -97,11 +97,18 @@ def test_failed_job_has_error_code_and_details(worker_app, make_user, fake_provi
 
 
 def test_missing_result_file_is_result_unavailable(worker_app, make_user):
+    read_cache = worker_app.extensions["tryon.read_cache"]
+    now = [1000.0]
+    read_cache.clock = lambda: now[0]   # frozen: only change tags refresh the job's copy
     client = worker_app.test_client()
     _, key = make_user()
     job_id = submit(client, key).get_json()["jobId"]
     body = wait_for_status(client, key, job_id)
     worker_app.extensions["tryon.store"].delete(body["result"]["objectKey"])
+    # A file deleted by hand is outside tryon's change tags: believed present for at most
+    # TRYON_READ_CACHE_SECONDS after it was last looked at.
+    assert status(client, key, job_id).get_json()["status"] == "completed"
+    now[0] += read_cache.max_age_seconds
     body = status(client, key, job_id).get_json()
     assert body["status"] == "failed"
     assert body["errorCode"] == "RESULT_UNAVAILABLE"
@@ -160,7 +167,10 @@ def test_revoked_key_fails_on_the_next_request(app, client, make_user):
 
 def test_disabled_user_keys_fail(app, client, make_user):
     user_id, key = make_user()
+    job_id = submit(client, key).get_json()["jobId"]
+    assert status(client, key, job_id).status_code == 200     # the key is in the read cache
     conn = db.connect(app.config["DATABASE"])
-    conn.execute("UPDATE users SET is_active = 0 WHERE id = ?", (user_id,))
+    accounts.set_user_active(conn, user_id, False)
     conn.close()
+    assert status(client, key, job_id).status_code == 401
     assert submit(client, key).status_code == 401

@@ -20,7 +20,7 @@ def current_api_key():
     """
     if "api_key" not in g:
         presented = _presented_key()
-        key = accounts.authenticate_key(get_db(), presented) if presented else None
+        key = _authenticate(presented) if presented else None
         if key is None:
             challenge = 'Bearer realm="tryon"' if presented is None else \
                 'Bearer realm="tryon", error="invalid_token"'
@@ -29,6 +29,15 @@ def current_api_key():
             raise ApiError(401, message, headers={"WWW-Authenticate": challenge})
         g.api_key = key
     return g.api_key
+
+
+def _authenticate(presented):
+    """accounts.authenticate_key, through the read cache: a key is checked in the database
+    once, then again only after a revocation or a user's change of state (read_cache.py)."""
+    conn = get_db()
+    return current_app.extensions["tryon.read_cache"].get(
+        conn, ("key", accounts.hash_key(presented)), accounts.AUTH_CACHE_NAME,
+        lambda: accounts.authenticate_key(conn, presented))
 
 
 def _presented_key():
@@ -71,7 +80,9 @@ def submit():
 
 @bp.get("/tryon/status/<job_id>")
 def status(job_id):
-    return jsonify(status_body(_own_job_or_error(job_id)))
+    # The one read that may come from the read cache: polls come every second or so, and
+    # every write to the job publishes its change before the next poll can read it.
+    return jsonify(status_body(_own_job_or_error(job_id, cached=True)))
 
 
 # --- the caller's jobs and credits ------------------------------------------------------
@@ -146,23 +157,31 @@ def credits():
                     "jobCost": current_app.config["JOB_COST"]})
 
 
-def _own_job_or_error(job_id):
+def _own_job_or_error(job_id, cached=False):
     key = current_api_key()
-    job = _job_or_404(job_id)
+    job = _job_or_404(job_id, cached)
     if job["user_id"] != key.user_id:
         raise ApiError(403, "This job belongs to another account.")
     return job
 
 
-def _job_or_404(job_id):
+def _job_or_404(job_id, cached):
     try:
         canonical = str(uuid.UUID(job_id))
     except ValueError:
         canonical = None
-    job = jobs.get(get_db(), canonical) if canonical == job_id.lower() else None
+    job = _read_job(canonical, cached) if canonical == job_id.lower() else None
     if job is None:
         raise ApiError(404, f"No job with the id {job_id}.")
     return job
+
+
+def _read_job(job_id, cached):
+    conn = get_db()
+    if not cached:
+        return jobs.get(conn, job_id)
+    return current_app.extensions["tryon.read_cache"].get(
+        conn, ("job", job_id), jobs.cache_name(job_id), lambda: jobs.get(conn, job_id))
 
 
 def status_body(job, **options):

@@ -14,8 +14,9 @@ PUBLIC_STATUS = {"queued": "processing", "running": "processing",
 
 
 class StatusRenderer:
-    def __init__(self, store, signer, delivery, retention_days):
+    def __init__(self, store, signer, delivery, retention_days, read_cache):
         self.store = store
+        self.read_cache = read_cache
         self.signer = signer
         self.delivery = delivery            # "url" | "base64" | "both"
         self.retention_days = retention_days
@@ -49,7 +50,7 @@ class StatusRenderer:
     def _completed_fields(self, conn, job, base_url, with_base64):
         result = _result(job)
         key = job["result_key"]
-        if not self.store.exists(key):
+        if not self._result_present(conn, job):
             return self._lost_result(conn, job, result,
                                      "The job completed but its result image is no longer "
                                      "available; its credit was refunded.")
@@ -65,6 +66,13 @@ class StatusRenderer:
                 return self._lost_result(conn, job, result, "The result image could not be "
                                          "read; its credit was refunded.")
         return fields
+
+    def _result_present(self, conn, job):
+        """The result file is on disk: looked at once, then believed while the job's row is
+        unchanged, for at most the read cache's max age (a file deleted by hand)."""
+        key = job["result_key"]
+        return self.read_cache.get(conn, ("result file", key), jobs.cache_name(job["id"]),
+                                   lambda: self.store.exists(key) or None) is not None
 
     @staticmethod
     def _lost_result(conn, job, result, message):
