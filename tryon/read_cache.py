@@ -22,7 +22,9 @@ class _Copy(NamedTuple):
 
 
 class ReadCache:
-    def __init__(self, max_age_seconds, max_entries=10_000, clock=time.monotonic):
+    # A poll comes every second or so: a thousand copies cover a thousand jobs polled at
+    # once, and keep the cache under about 2 MB (a job row is one or two KB).
+    def __init__(self, max_age_seconds, max_entries=1000, clock=time.monotonic):
         self.max_age_seconds = max_age_seconds
         self.max_entries = max_entries
         self.clock = clock          # tests move time with their own
