@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tryon.storage import InvalidKey, ObjectStore, UrlSigner
+from tryon.storage import EXPIRY_STEP_SECONDS, InvalidKey, ObjectStore, UrlSigner
 
 
 @pytest.fixture
@@ -53,6 +53,16 @@ def test_expired_and_far_future_links_are_refused():
     soon = int(now) + 30
     assert signer.verify(key, str(soon), signer.signature(key, soon), now=now)
     assert not signer.verify(key, f"{soon}.0", signer.signature(key, soon), now=now)
+
+
+def test_expiry_is_the_ttl_rounded_up_to_a_step():
+    signer = UrlSigner("secret", ttl_seconds=60)
+    for now in (1000.0, 1000.5, 1009.9, 1010.0):
+        expires = signer.expiry(now)
+        assert now + 60 <= expires < now + 60 + EXPIRY_STEP_SECONDS
+        assert expires % EXPIRY_STEP_SECONDS == 0
+        assert signer.verify("k", str(expires), signer.signature("k", expires), now=now)
+    assert signer.expiry(1000.5) == signer.expiry(1009.0)   # one URL for the whole step
 
 
 def test_links_expire(client, app, stored):

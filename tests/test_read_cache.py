@@ -142,3 +142,33 @@ def test_a_deleted_job_is_404_at_the_next_poll(app, client, make_user, conn):
     assert client.delete(f"/api/v1/tryon/{job_id}", headers=auth(key)).status_code == 204
     assert client.get(status_url, headers=auth(key)).status_code == 404
 
+
+
+def count_renders(app):
+    renderer = app.extensions["tryon.status"]
+    calls, render = [], renderer.render
+    renderer.render = lambda *args, **kwargs: calls.append(1) or render(*args, **kwargs)
+    return calls
+
+
+def test_a_finished_jobs_document_is_rendered_once_per_change(app, client, make_user, conn):
+    _, key = make_user()
+    job_id = submit(client, key).get_json()["jobId"]
+    jobs.cancel(conn, job_id)
+    renders = count_renders(app)
+    status_url = f"/api/v1/tryon/status/{job_id}"
+    first = client.get(status_url, headers=auth(key))
+    second = client.get(status_url, headers=auth(key))
+    assert first.get_data() == second.get_data() and first.is_json
+    assert first.headers["X-RateLimit-Remaining"] != second.headers["X-RateLimit-Remaining"]
+    assert len(renders) == 1
+    jobs.mark_images_deleted(conn, job_id)
+    assert client.get(status_url, headers=auth(key)).get_json()["result"]["imagesDeleted"]
+    assert len(renders) == 2
+
+
+def test_documents_with_the_image_inline_are_rendered_at_every_poll(make_app):
+    renderer = make_app(RESULT_DELIVERY="base64").extensions["tryon.status"]
+    assert not renderer.is_fixed({"state": "completed"})
+    assert renderer.is_fixed({"state": "failed"})
+    assert not renderer.is_fixed({"state": "running"})

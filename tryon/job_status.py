@@ -35,6 +35,11 @@ class StatusRenderer:
         body["updatedAt"] = job["updated_at"]
         return body
 
+    def is_fixed(self, job):
+        """True when the document of `job` depends only on its row, the base URL and the
+        imageUrl's expiry step: a finished job, without the image inline."""
+        return job["state"] == "failed" or (job["state"] == "completed" and self.delivery == "url")
+
     def _processing_fields(self, conn, job, with_queue_position):
         if job["state"] == "queued":
             if not with_queue_position:

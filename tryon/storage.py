@@ -114,6 +114,9 @@ def _remove_quietly(path):
         pass
 
 
+EXPIRY_STEP_SECONDS = 10   # well inside verify()'s 60 s allowance for a future expiry
+
+
 class UrlSigner:
     """HMAC-SHA256 signatures over (object key, expiry) for time-limited /files/ URLs."""
 
@@ -125,8 +128,15 @@ class UrlSigner:
         message = f"{key}\n{expires}".encode()
         return hmac.digest(self._secret, message, "sha256").hex()
 
+    def expiry(self, now=None):
+        """When a URL signed at `now` expires: ttl_seconds later, rounded up to a multiple of
+        EXPIRY_STEP_SECONDS. Every URL of one object signed within a step is then the same,
+        so a finished job's status document is made once per step (api.py), not per poll."""
+        expires = (now if now is not None else time.time()) + self.ttl_seconds
+        return int(-(-expires // EXPIRY_STEP_SECONDS)) * EXPIRY_STEP_SECONDS
+
     def signed_path(self, key, now=None):
-        expires = int((now if now is not None else time.time()) + self.ttl_seconds)
+        expires = self.expiry(now)
         return f"/files/{key}?expires={expires}&signature={self.signature(key, expires)}"
 
     def verify(self, key, expires, signature, now=None):
