@@ -39,7 +39,7 @@ class Connection(sqlite3.Connection):
 
     def mark_changed(self, name):
         """Row `name` ("job:<id>", "auth") changes: in a transaction, published after it
-        ends; otherwise at once."""
+        ends; outside one (call it after the write, then), at once."""
         self._changed.add(name)
         if not self.in_transaction:
             self.publish_changes()
@@ -52,6 +52,7 @@ class Connection(sqlite3.Connection):
     def close(self):
         if self._tags is not None:
             self._tags.close()
+            self._tags = None
         super().close()
 
 
