@@ -111,6 +111,10 @@ def test_every_write_to_a_job_changes_its_tag(app, conn, make_user, client):
     changes(lambda: jobs.renew_leases(conn, [lease], lease_seconds=30))
     changes(lambda: jobs.save_remote_state(conn, lease, {"id": "remote-1"}))
     changes(lambda: jobs.complete(conn, lease, "results/x.png", {"provider": "fake"}))
+    # A renewal racing the job's end updates nothing, so it must not drop the copies.
+    unchanged = tags.tag(name)
+    assert jobs.renew_leases(conn, [lease], lease_seconds=30) == [job_id]
+    assert tags.tag(name) == unchanged
     changes(lambda: jobs.fail_lost_result(conn, job_id, "gone"))
     changes(lambda: jobs.mark_images_deleted(conn, job_id))
     changes(lambda: jobs.delete_finished(conn, job_id))

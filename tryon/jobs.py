@@ -148,9 +148,10 @@ def renew_leases(conn, leases, lease_seconds):
                 "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_token = ?"
                 " AND state = 'running'",
                 (time.time() + lease_seconds, lease.job_id, lease.token)).rowcount
-            if not updated:
+            if updated:
+                conn.mark_changed(cache_name(lease.job_id))
+            else:
                 lost.append(lease.job_id)
-            conn.mark_changed(cache_name(lease.job_id))
     return lost
 
 
@@ -225,7 +226,8 @@ def save_remote_state(conn, lease, state):
         updated = conn.execute(
             "UPDATE jobs SET remote_state = ?, updated_at = ? WHERE id = ? AND lease_token = ?",
             (json.dumps(state), utcnow(), lease.job_id, lease.token)).rowcount
-        conn.mark_changed(cache_name(lease.job_id))
+        if updated:
+            conn.mark_changed(cache_name(lease.job_id))
     return bool(updated)
 
 
