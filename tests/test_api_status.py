@@ -6,7 +6,7 @@ import pytest
 
 from tryon import accounts, db
 from tryon.providers import ProviderError
-from tests.conftest import auth, submit, wait_for_status
+from tests.conftest import auth, submit, wait_for, wait_for_status
 
 STATUS = "/api/v1/tryon/status/{}"
 
@@ -104,6 +104,11 @@ def test_missing_result_file_is_result_unavailable(worker_app, make_user):
     _, key = make_user()
     job_id = submit(client, key).get_json()["jobId"]
     body = wait_for_status(client, key, job_id)
+    # That poll may have come between the worker's COMMIT and its publishing the job's tag;
+    # once the worker is done with the job, one more poll looks at the file under the tag
+    # that stays.
+    wait_for(lambda: worker_app.extensions["tryon.worker"].health()["runningHere"] == 0)
+    assert status(client, key, job_id).get_json()["status"] == "completed"
     worker_app.extensions["tryon.store"].delete(body["result"]["objectKey"])
     # A file deleted by hand is outside tryon's change tags: believed present for at most
     # TRYON_READ_CACHE_SECONDS after it was last looked at.
