@@ -83,17 +83,17 @@ def status(job_id):
     # The one read that may come from the read cache: polls come every second or so, and
     # every write to the job publishes its change before the next poll can read it.
     job = _own_job_or_error(job_id, cached=True)
-    if current_app.extensions["tryon.status"].is_fixed(job):
-        return _fixed_status_response(job)
+    renderer = current_app.extensions["tryon.status"]
+    if renderer.is_fixed(job):
+        return _fixed_status_response(renderer, job)
     return jsonify(status_body(job))
 
 
-def _fixed_status_response(job):
+def _fixed_status_response(renderer, job):
     """The status of a finished job, rendered once per imageUrl expiry step and then served
     from the read cache. It depends only on the row (which is part of the cache key), the
     base URL and that step; clients ask again for a finished job to get a fresh imageUrl."""
     conn, base_url = get_db(), public_base_url()
-    renderer = current_app.extensions["tryon.status"]
     document = current_app.extensions["tryon.read_cache"].get(
         conn, ("status", tuple(job), base_url, renderer.signer.expiry()),
         jobs.cache_name(job["id"]), lambda: jsonify(renderer.render(conn, job, base_url)).get_data())

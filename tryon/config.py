@@ -81,7 +81,8 @@ SETTINGS = (
     Setting("JOB_MAX_ATTEMPTS", 3, int,
             "Runs a job gets before it fails with QUEUE_PROCESSING_FAILED (guards against an "
             "input that crashes the process every time).", minimum=1),
-    Setting("RESULT_URL_TTL", 3600, int, "Seconds a signed imageUrl stays valid (at least; the expiry is rounded up to the "
+    Setting("RESULT_URL_TTL", 3600, int,
+            "Seconds a signed imageUrl stays valid (at least; the expiry is rounded up to the "
             "next 10 s, so that polls within 10 s get the same URL).", minimum=1),
     Setting("RESULT_DELIVERY", "url", str,
             "How a completed job returns its image: url, base64 or both.",

@@ -14,8 +14,8 @@ from . import db, jobs
 from .job_status import StatusRenderer
 from .metrics import Metrics
 from .processing import JobRunner
-from .read_cache import ReadCache
 from .providers import default_registry
+from .read_cache import ReadCache
 from .retention import RetentionSweeper
 from .safe_http import AddressPolicy, SafeHttp
 from .storage import ObjectStore, UrlSigner
