@@ -6,6 +6,7 @@ import shutil
 
 
 from tryon import accounts, db
+from tryon.security import API_POLICY
 from tests.conftest import auth, submit, wait_for_status
 from tests.fakes import make_image_bytes
 
@@ -94,6 +95,8 @@ def test_security_headers(app, client):
     api = client.get("/api/v1/credits")
     assert api.headers["X-Content-Type-Options"] == "nosniff"
     assert "frame-ancestors 'none'" in api.headers["Content-Security-Policy"]
+    for path in ("/livez", "/healthz", "/metrics", "/files/nothing"):
+        assert client.get(path).headers["Content-Security-Policy"] == API_POLICY, path
     page = client.get("/nothing-here")
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert page.headers["X-Frame-Options"] == "DENY"

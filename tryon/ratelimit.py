@@ -18,8 +18,7 @@ from limits.storage import Storage
 from limits.util import WindowStats
 
 from .errors import ApiError
-
-MACHINE_PATHS = ("/api/", "/files/", "/livez", "/healthz", "/metrics")
+from .security import MACHINE_PATHS
 
 # Writes share the submit limit's setting, reads the status limit's; each endpoint counts
 # on its own.

@@ -1,9 +1,13 @@
 """Security headers on every response.
 
-The API and /files/ never render HTML, so they get the strictest policy; the dashboard's
-pages get a content security policy that allows only our own scripts, styles and images.
+The API, /files/ and the health and metrics endpoints never render HTML, so they get the
+strictest policy; the dashboard's pages get a content security policy that allows only our
+own scripts, styles and images.
 """
 from flask import request
+
+# Paths that only programs call. ratelimit.py keeps them out of the dashboard's limits.
+MACHINE_PATHS = ("/api/", "/files/", "/livez", "/healthz", "/metrics")
 
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
 PAGE_POLICY = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
@@ -16,7 +20,7 @@ def _add_headers(response):
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
-    machine_facing = request.path.startswith(("/api/", "/files/", "/metrics", "/healthz"))
+    machine_facing = request.path.startswith(MACHINE_PATHS)
     headers.setdefault("Content-Security-Policy", API_POLICY if machine_facing else PAGE_POLICY)
     return response
 
