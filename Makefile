@@ -8,12 +8,16 @@ PORT ?= 5000
 
 .PHONY: run test install install-test models bench clean
 
-# MALLOC_ARENA_MAX=2: glibc gives each thread its own malloc arena by default, and the
-# image buffers of 8 request threads and the job workers then spread over many of them
-# (README "Benchmarks": 15 MB less RSS under load, flatter, and faster submits). Processes,
-# threads and timeouts are in gunicorn.conf.py.
+# glibc's malloc, tuned for image buffers (README "Operations", "Memory"):
+# MALLOC_ARENA_MAX=2: by default each thread gets an arena of its own, and the buffers of 8
+#   request threads and the job workers spread over many of them (15 MB more RSS, growing).
+# MALLOC_MMAP_THRESHOLD_=4194304: a fixed line between heap and mmap. By default glibc moves
+#   it up each time a bigger mapped buffer is freed, and RSS stepped up minutes into a load.
+# Processes, threads and timeouts are in gunicorn.conf.py.
 run: install models
-	MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-2} $(VENV)/bin/gunicorn --bind $(HOST):$(PORT) wsgi:app
+	MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-2} \
+	MALLOC_MMAP_THRESHOLD_=$${MALLOC_MMAP_THRESHOLD_:-4194304} \
+	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) wsgi:app
 
 test: install-test models
 	$(PY) -m pytest

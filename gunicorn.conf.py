@@ -1,8 +1,9 @@
 """gunicorn's settings for tryon. gunicorn reads ./gunicorn.conf.py from its working
 directory, so `make run`, deploy/tryon.service, the benchmarks (bench/service.py) and
 tests/test_gunicorn.py all start the same server; each adds only --bind (and the unit its
-proxy address). MALLOC_ARENA_MAX=2 cannot live here: glibc reads it when the process
-starts, so the launchers set it in the environment.
+proxy address). The glibc malloc settings (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_) cannot
+live here: glibc reads them when the process starts, so the launchers set them in the
+environment.
 """
 # One process: SQLite, the rate limiter's memory store and the job worker belong to it.
 workers = 1

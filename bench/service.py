@@ -5,7 +5,7 @@ instant provider, users and keys, and photo-sized test images.
     with BenchServer(tmp, WORKERS=2) as server: ...
 
 The server is the production entry (gunicorn with gunicorn.conf.py: one process, 8 threads
-unless `threads` says otherwise; MALLOC_ARENA_MAX=2 as `make run` sets it) running
+unless `threads` says otherwise; glibc's malloc settings as `make run` sets them) running
 bench/bench_app.py, which is wsgi.py plus an `instant` provider (it returns the person
 image as it is, so what is measured is our own overhead).
 """
@@ -32,6 +32,11 @@ from tryon import accounts, db  # noqa: E402
 from tryon.db import transaction, utcnow  # noqa: E402
 
 
+# What `make run` and deploy/tryon.service set (see the Makefile); the caller's environment
+# wins, so `MALLOC_MMAP_THRESHOLD_=131072 bench/bench_memory.py` measures another value.
+MALLOC_SETTINGS = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "4194304"}
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -44,7 +49,7 @@ class BenchServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.threads = threads
-        self.env = {**os.environ, "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),
+        self.env = {**MALLOC_SETTINGS, **os.environ,
                     "TRYON_INSTANCE_PATH": str(self.instance_path),
                     "TRYON_PROVIDER": "instant", "TRYON_SECRET_KEY": "bench",
                     "TRYON_RATE_LIMIT_SUBMIT": "1000000 per minute",

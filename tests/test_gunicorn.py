@@ -3,6 +3,7 @@
 werkzeug's server (tests/live_server.py); this one checks what deployments actually run."""
 import io
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,11 +15,21 @@ import requests
 from PIL import Image
 from skimage import data
 
+from bench.service import MALLOC_SETTINGS
 from tryon import accounts, db
 from tests.conftest import rgb_jpeg, wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
+
+
+def test_every_launcher_sets_the_same_malloc_settings():
+    # glibc reads them at process start, so each launcher sets them in the environment.
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    unit = (PROJECT_ROOT / "deploy" / "tryon.service").read_text()
+    from_make = dict(re.findall(r"^\t?(MALLOC_\w+)=\$\$\{\1:-(\w+)\}", makefile, re.M))
+    from_unit = dict(re.findall(r"^Environment=(MALLOC_\w+)=(\w+)$", unit, re.M))
+    assert from_make == from_unit == MALLOC_SETTINGS
 
 
 def free_port():
@@ -34,7 +45,7 @@ def gunicorn_server(tmp_path):
     port = free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRYON_")},
            "TRYON_INSTANCE_PATH": str(tmp_path), "TRYON_SECRET_KEY": "gunicorn-test",
-           "MALLOC_ARENA_MAX": "2"}
+           **MALLOC_SETTINGS}
     log = open(tmp_path / "server.log", "ab")
     process = subprocess.Popen(
         [str(GUNICORN), "--bind", f"127.0.0.1:{port}", "wsgi:app"],   # + gunicorn.conf.py
