@@ -5,7 +5,6 @@ import io
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ import requests
 from PIL import Image
 from skimage import data
 
-from bench.service import MALLOC_SETTINGS
+from bench.service import MALLOC_SETTINGS, free_port
 from tryon import accounts, db
 from tests.conftest import rgb_jpeg, wait_for
 
@@ -30,12 +29,6 @@ def test_every_launcher_sets_the_same_malloc_settings():
     from_make = dict(re.findall(r"^\t?(MALLOC_\w+)=\$\$\{\1:-(\w+)\}", makefile, re.M))
     from_unit = dict(re.findall(r"^Environment=(MALLOC_\w+)=(\w+)$", unit, re.M))
     assert from_make == from_unit == MALLOC_SETTINGS
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
