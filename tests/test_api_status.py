@@ -1,14 +1,18 @@
 """GET /api/v1/tryon/status/{jobId}: fields per status, and who may read a job."""
 import base64
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
-from tryon import accounts, db
+from tryon import accounts, db, jobs
 from tryon.providers import ProviderError
 from tests.conftest import auth, submit, wait_for, wait_for_status
 
 STATUS = "/api/v1/tryon/status/{}"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def status(client, key, job_id):
@@ -97,23 +101,12 @@ def test_failed_job_has_error_code_and_details(worker_app, make_user, fake_provi
 
 
 def test_missing_result_file_is_result_unavailable(worker_app, make_user):
-    read_cache = worker_app.extensions["tryon.read_cache"]
-    now = [1000.0]
-    read_cache.clock = lambda: now[0]   # frozen: only change tags refresh the job's copy
     client = worker_app.test_client()
     _, key = make_user()
     job_id = submit(client, key).get_json()["jobId"]
     body = wait_for_status(client, key, job_id)
-    # That poll may have come between the worker's COMMIT and its publishing the job's tag;
-    # once the worker is done with the job, one more poll looks at the file under the tag
-    # that stays.
-    wait_for(lambda: worker_app.extensions["tryon.worker"].health()["runningHere"] == 0)
-    assert status(client, key, job_id).get_json()["status"] == "completed"
+    assert body["status"] == "completed"
     worker_app.extensions["tryon.store"].delete(body["result"]["objectKey"])
-    # A file deleted by hand is outside tryon's change tags: believed present for at most
-    # TRYON_READ_CACHE_SECONDS after it was last looked at.
-    assert status(client, key, job_id).get_json()["status"] == "completed"
-    now[0] += read_cache.max_age_seconds
     body = status(client, key, job_id).get_json()
     assert body["status"] == "failed"
     assert body["errorCode"] == "RESULT_UNAVAILABLE"
@@ -170,10 +163,35 @@ def test_revoked_key_fails_on_the_next_request(app, client, make_user):
     assert status(client, key, job_id).status_code == 401
 
 
+def test_a_key_revoked_by_another_process_fails_at_the_next_poll(app, client, make_user):
+    _, key = make_user()
+    job_id = submit(client, key).get_json()["jobId"]
+    assert status(client, key, job_id).status_code == 200
+    revoke = ("import sys; from tryon import accounts, db; "
+              "accounts.revoke_api_key(db.connect(sys.argv[1]), sys.argv[2])")
+    subprocess.run([sys.executable, "-c", revoke, app.config["DATABASE"], key[:11]],
+                   cwd=REPO, check=True, timeout=60)
+    response = status(client, key, job_id)
+    assert response.status_code == 401
+    assert response.get_json()["errorCode"] == "UNAUTHORIZED"
+
+
+def test_a_job_changed_by_another_connection_shows_at_the_next_poll(app, client, make_user,
+                                                                    conn):
+    _, key = make_user()
+    job_id = submit(client, key).get_json()["jobId"]
+    assert status(client, key, job_id).get_json()["status"] == "processing"
+    jobs.cancel(conn, job_id)
+    body = status(client, key, job_id).get_json()
+    assert (body["status"], body["errorCode"]) == ("failed", "CANCELED")
+    jobs.delete_finished(conn, job_id)
+    assert status(client, key, job_id).status_code == 404
+
+
 def test_disabled_user_keys_fail(app, client, make_user):
     user_id, key = make_user()
     job_id = submit(client, key).get_json()["jobId"]
-    assert status(client, key, job_id).status_code == 200     # the key is in the read cache
+    assert status(client, key, job_id).status_code == 200
     conn = db.connect(app.config["DATABASE"])
     accounts.set_user_active(conn, user_id, False)
     conn.close()

@@ -21,9 +21,6 @@ MIN_PASSWORD_LENGTH = 8
 # A key's last_used_at is refreshed at most this often, so that status polling does not
 # turn every read into a write.
 LAST_USED_RESOLUTION_SECONDS = 60
-# The change-tag name (changes.py) of everything that decides whether a key is valid: its
-# revocation and its user's is_active. Marked by every write to either.
-AUTH_CACHE_NAME = "auth"
 
 
 class AccountError(ValueError):
@@ -162,7 +159,6 @@ def revoke_api_key(conn, key_or_prefix, user_id=None):
         if not active:
             raise AccountError(f"The key {rows[0]['prefix']} is revoked already.")
         conn.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (utcnow(), active[0]["id"]))
-        conn.mark_changed(AUTH_CACHE_NAME)
     return active[0]["prefix"]
 
 
@@ -301,7 +297,6 @@ def set_user_active(conn, user_id, active):
     with transaction(conn):
         updated = conn.execute("UPDATE users SET is_active = ? WHERE id = ?",
                                (int(active), user_id)).rowcount
-        conn.mark_changed(AUTH_CACHE_NAME)
     if not updated:
         raise AccountError(f"No user with the id {user_id}.")
 
@@ -317,7 +312,6 @@ def revoke_api_key_by_id(conn, key_id, *, user_id):
         if row["revoked_at"] is not None:
             raise AccountError(f"The key {row['prefix']} is revoked already.")
         conn.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (utcnow(), key_id))
-        conn.mark_changed(AUTH_CACHE_NAME)
     return row["prefix"]
 
 

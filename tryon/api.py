@@ -20,7 +20,7 @@ def current_api_key():
     """
     if "api_key" not in g:
         presented = _presented_key()
-        key = _authenticate(presented) if presented else None
+        key = accounts.authenticate_key(get_db(), presented) if presented else None
         if key is None:
             challenge = 'Bearer realm="tryon"' if presented is None else \
                 'Bearer realm="tryon", error="invalid_token"'
@@ -29,15 +29,6 @@ def current_api_key():
             raise ApiError(401, message, headers={"WWW-Authenticate": challenge})
         g.api_key = key
     return g.api_key
-
-
-def _authenticate(presented):
-    """accounts.authenticate_key, through the read cache: a key is checked in the database
-    once, then again only after a revocation or a user's change of state (read_cache.py)."""
-    conn = get_db()
-    return current_app.extensions["tryon.read_cache"].get(
-        conn, ("key", accounts.hash_key(presented)), accounts.AUTH_CACHE_NAME,
-        lambda: accounts.authenticate_key(conn, presented))
 
 
 def _presented_key():
@@ -80,24 +71,7 @@ def submit():
 
 @bp.get("/tryon/status/<job_id>")
 def status(job_id):
-    # The one read that may come from the read cache: polls come every second or so, and
-    # every write to the job publishes its change before the next poll can read it.
-    job = _own_job_or_error(job_id, cached=True)
-    renderer = current_app.extensions["tryon.status"]
-    if renderer.is_fixed(job):
-        return _fixed_status_response(renderer, job)
-    return jsonify(status_body(job))
-
-
-def _fixed_status_response(renderer, job):
-    """The status of a finished job, rendered once per imageUrl expiry step and then served
-    from the read cache. It depends only on the row (which is part of the cache key), the
-    base URL and that step; clients ask again for a finished job to get a fresh imageUrl."""
-    conn, base_url = get_db(), public_base_url()
-    document = current_app.extensions["tryon.read_cache"].get(
-        conn, ("status", tuple(job), base_url, renderer.signer.expiry()),
-        jobs.cache_name(job["id"]), lambda: jsonify(renderer.render(conn, job, base_url)).get_data())
-    return current_app.response_class(document, mimetype=current_app.json.mimetype)
+    return jsonify(status_body(_own_job_or_error(job_id)))
 
 
 # --- the caller's jobs and credits ------------------------------------------------------
@@ -172,31 +146,23 @@ def credits():
                     "jobCost": current_app.config["JOB_COST"]})
 
 
-def _own_job_or_error(job_id, cached=False):
+def _own_job_or_error(job_id):
     key = current_api_key()
-    job = _job_or_404(job_id, cached)
+    job = _job_or_404(job_id)
     if job["user_id"] != key.user_id:
         raise ApiError(403, "This job belongs to another account.")
     return job
 
 
-def _job_or_404(job_id, cached):
+def _job_or_404(job_id):
     try:
         canonical = str(uuid.UUID(job_id))
     except ValueError:
         canonical = None
-    job = _read_job(canonical, cached) if canonical == job_id.lower() else None
+    job = jobs.get(get_db(), canonical) if canonical == job_id.lower() else None
     if job is None:
         raise ApiError(404, f"No job with the id {job_id}.")
     return job
-
-
-def _read_job(job_id, cached):
-    conn = get_db()
-    if not cached:
-        return jobs.get(conn, job_id)
-    return current_app.extensions["tryon.read_cache"].get(
-        conn, ("job", job_id), jobs.cache_name(job_id), lambda: jobs.get(conn, job_id))
 
 
 def status_body(job, **options):

@@ -115,11 +115,6 @@ SETTINGS = (
     Setting("RATE_LIMIT_STORAGE_URI", "tryon-memory://", str,
             "Where rate-limit counters live: tryon-memory:// (in this process, fits the "
             "single-process deployment) or any flask-limiter storage URI (e.g. redis://)."),
-    Setting("READ_CACHE_SECONDS", 5, float,
-            "Status polls read the API key, the job and whether its result file exists from "
-            "memory until tryon changes them (any process, at once); changes made outside "
-            "tryon (the sqlite3 shell, files deleted by hand) show after at most this many "
-            "seconds. 0: every poll reads the database and the disk.", minimum=0),
     Setting("ALLOW_SIGNUP", False, bool,
             "Let anyone create an account on the dashboard's sign-up page. The first account "
             "(which becomes the admin) can always sign up."),

@@ -3,10 +3,8 @@
 Every request gets one connection (`get_db`, closed at teardown); worker threads open their
 own with `connect`. Writes go through `transaction()`, which starts with BEGIN IMMEDIATE so
 that two writers never deadlock half-way through: the second waits (busy timeout) at BEGIN.
-A write that changes a row the API caches marks it (`conn.mark_changed`); see changes.py.
 """
 import fcntl
-import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -17,49 +15,12 @@ import click
 from flask import current_app, g
 from flask.cli import with_appcontext
 
-from .changes import ChangeTags, tags_path
-
 BUSY_TIMEOUT_SECONDS = 30
-
-
-class Connection(sqlite3.Connection):
-    """A connection that also publishes which cached rows its transactions changed."""
-
-    def __init__(self, path, *args, **kwargs):
-        super().__init__(path, *args, **kwargs)
-        self._tags_path = tags_path(os.fspath(path))
-        self._tags = None
-        self._changed = set()
-
-    @property
-    def change_tags(self):
-        if self._tags is None:            # most connections never need them
-            self._tags = ChangeTags(self._tags_path)
-        return self._tags
-
-    def mark_changed(self, name):
-        """Row `name` ("job:<id>", "auth") changes: in a transaction, published after it
-        ends; outside one (call it after the write, then), at once."""
-        self._changed.add(name)
-        if not self.in_transaction:
-            self.publish_changes()
-
-    def publish_changes(self):
-        if self._changed:
-            names, self._changed = self._changed, set()
-            self.change_tags.bump(names)
-
-    def close(self):
-        if self._tags is not None:
-            self._tags.close()
-            self._tags = None
-        super().close()
 
 
 def connect(path):
     """Open a connection configured the way all our code expects."""
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
-                           factory=Connection)
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
     conn.row_factory = sqlite3.Row
     # WAL lets readers run while a writer writes. The mode is stored in the database file,
     # so it is set once; asking again on every connection would cost a lock per request.
@@ -104,21 +65,14 @@ def close_db(exc=None):
 
 @contextmanager
 def transaction(conn):
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception.
-
-    The rows marked changed are published after COMMIT (or ROLLBACK, or a failed COMMIT:
-    an extra cache miss costs little), never before: a reader in between would cache the
-    old row under the new tag."""
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-    finally:
-        conn.publish_changes()
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def utcnow():

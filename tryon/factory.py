@@ -15,7 +15,6 @@ from .job_status import StatusRenderer
 from .metrics import Metrics
 from .processing import JobRunner
 from .providers import default_registry
-from .read_cache import ReadCache
 from .retention import RetentionSweeper
 from .safe_http import AddressPolicy, SafeHttp
 from .storage import ObjectStore, UrlSigner
@@ -102,7 +101,6 @@ def _init_services(app):
     store = ObjectStore(os.path.join(app.instance_path, "objects"))
     providers = default_registry(config)
     app.extensions["tryon.metrics"] = Metrics()
-    app.extensions["tryon.read_cache"] = ReadCache(config["READ_CACHE_SECONDS"])
     app.extensions["tryon.signer"] = UrlSigner(config["SECRET_KEY"], config["RESULT_URL_TTL"])
     runner = JobRunner(store, providers, config, app.extensions["tryon.metrics"],
                        signer=app.extensions["tryon.signer"])
@@ -111,8 +109,7 @@ def _init_services(app):
     app.extensions["tryon.providers"] = providers
     app.extensions["tryon.http"] = SafeHttp(AddressPolicy(config["URL_INPUT_ALLOW"]))
     app.extensions["tryon.status"] = StatusRenderer(
-        store, app.extensions["tryon.signer"], config["RESULT_DELIVERY"], config["RETENTION_DAYS"],
-        app.extensions["tryon.read_cache"])
+        store, app.extensions["tryon.signer"], config["RESULT_DELIVERY"], config["RETENTION_DAYS"])
     webhook_sender = WebhookSender(
         config["DATABASE"], app.extensions["tryon.http"], app.extensions["tryon.status"],
         jobs.get, retry_schedule=parse_retry_schedule(config["WEBHOOK_RETRY_SECONDS"]),

@@ -14,9 +14,8 @@ PUBLIC_STATUS = {"queued": "processing", "running": "processing",
 
 
 class StatusRenderer:
-    def __init__(self, store, signer, delivery, retention_days, read_cache):
+    def __init__(self, store, signer, delivery, retention_days):
         self.store = store
-        self.read_cache = read_cache
         self.signer = signer
         self.delivery = delivery            # "url" | "base64" | "both"
         self.retention_days = retention_days
@@ -35,11 +34,6 @@ class StatusRenderer:
         body["updatedAt"] = job["updated_at"]
         return body
 
-    def is_fixed(self, job):
-        """True when the document of `job` depends only on its row, the base URL and the
-        imageUrl's expiry step: a finished job, without the image inline."""
-        return job["state"] == "failed" or (job["state"] == "completed" and self.delivery == "url")
-
     def _processing_fields(self, conn, job, with_queue_position):
         if job["state"] == "queued":
             if not with_queue_position:
@@ -55,7 +49,7 @@ class StatusRenderer:
     def _completed_fields(self, conn, job, base_url, with_base64):
         result = _result(job)
         key = job["result_key"]
-        if not self._result_present(conn, job):
+        if not self.store.exists(key):
             return self._lost_result(conn, job, result,
                                      "The job completed but its result image is no longer "
                                      "available; its credit was refunded.")
@@ -71,13 +65,6 @@ class StatusRenderer:
                 return self._lost_result(conn, job, result, "The result image could not be "
                                          "read; its credit was refunded.")
         return fields
-
-    def _result_present(self, conn, job):
-        """The result file is on disk: looked at once, then believed while the job's row is
-        unchanged, for at most the read cache's max age (a file deleted by hand)."""
-        key = job["result_key"]
-        return self.read_cache.get(conn, ("result file", key), jobs.cache_name(job["id"]),
-                                   lambda: self.store.exists(key) or None) is not None
 
     @staticmethod
     def _lost_result(conn, job, result, message):

@@ -52,7 +52,6 @@ def enqueue(conn, *, job_id, user_id, api_key_id, provider, person_key, garment_
             (job_id, user_id, api_key_id, provider, json.dumps(options or {}), cost,
              person_key, garment_key, base_url, now, now))
         accounts.debit_for_job(conn, user_id, job_id, cost)
-        conn.mark_changed(cache_name(job_id))
     return job_id
 
 
@@ -77,11 +76,6 @@ def _remember_idempotency_key(conn, user_id, job_id, key, request_hash):
 
 def get(conn, job_id):
     return conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-
-
-def cache_name(job_id):
-    """The job row's name for change tags (changes.py): every write to it marks it."""
-    return f"job:{job_id}"
 
 
 def list_for_user(conn, user_id, *, limit=20, before_seq=None, state=None):
@@ -132,8 +126,6 @@ def claim(conn, lease_seconds):
             " WHERE seq = (SELECT seq FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1)"
             " RETURNING *",
             (token, time.time() + lease_seconds, now, now)).fetchone()
-        if job is not None:
-            conn.mark_changed(cache_name(job["id"]))
     if job is None:
         return None
     return job, Lease(job_id=job["id"], token=token)
@@ -148,9 +140,7 @@ def renew_leases(conn, leases, lease_seconds):
                 "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_token = ?"
                 " AND state = 'running'",
                 (time.time() + lease_seconds, lease.job_id, lease.token)).rowcount
-            if updated:
-                conn.mark_changed(cache_name(lease.job_id))
-            else:
+            if not updated:
                 lost.append(lease.job_id)
     return lost
 
@@ -177,7 +167,6 @@ def recover_expired(conn, max_attempts):
                 conn.execute(
                     "UPDATE jobs SET state = 'queued', lease_token = NULL, lease_expires_at = NULL,"
                     " updated_at = ? WHERE id = ?", (utcnow(), job["id"]))
-                conn.mark_changed(cache_name(job["id"]))
                 requeued.append(job["id"])
     return requeued, failed
 
@@ -202,7 +191,6 @@ def delete_finished(conn, job_id):
         conn.execute("DELETE FROM webhook_deliveries WHERE job_id = ?", (job_id,))
         conn.execute("DELETE FROM idempotency_keys WHERE job_id = ?", (job_id,))
         conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
-        conn.mark_changed(cache_name(job_id))
     return [key for key in (job["person_key"], job["garment_key"], job["result_key"]) if key]
 
 
@@ -217,7 +205,6 @@ def mark_images_deleted(conn, job_id):
     with transaction(conn):
         conn.execute("UPDATE jobs SET images_deleted_at = ?, updated_at = ? WHERE id = ?",
                      (utcnow(), utcnow(), job_id))
-        conn.mark_changed(cache_name(job_id))
 
 
 def save_remote_state(conn, lease, state):
@@ -226,8 +213,6 @@ def save_remote_state(conn, lease, state):
         updated = conn.execute(
             "UPDATE jobs SET remote_state = ?, updated_at = ? WHERE id = ? AND lease_token = ?",
             (json.dumps(state), utcnow(), lease.job_id, lease.token)).rowcount
-        if updated:
-            conn.mark_changed(cache_name(lease.job_id))
     return bool(updated)
 
 
@@ -244,7 +229,6 @@ def complete(conn, lease, result_key, result, before_commit=None):
         ).fetchone()
         if job is None:
             return False
-        conn.mark_changed(cache_name(lease.job_id))
         _schedule_webhook(conn, lease.job_id, job["options"], "job.completed")
         if before_commit is not None:
             before_commit()
@@ -271,7 +255,6 @@ def fail_lost_result(conn, job_id, message):
             (message, errors.RESULT_UNAVAILABLE, utcnow(), job_id)).fetchone()
         if job is None:
             return False
-        conn.mark_changed(cache_name(job_id))
         result = {**json.loads(job["result"] or "{}"), "error": message,
                   "errorCode": errors.RESULT_UNAVAILABLE, "step": "deliver_result"}
         conn.execute("UPDATE jobs SET result = ? WHERE id = ?", (json.dumps(result), job_id))
@@ -290,7 +273,6 @@ def _fail_in_transaction(conn, job_id, token, error_code, message, step, details
         (message, error_code, None, now, now, job_id, token, token)).fetchone()
     if job is None:
         return False
-    conn.mark_changed(cache_name(job_id))
     result = {"error": message, "errorCode": error_code, "step": step,
               "provider": job["provider"], **details}
     conn.execute("UPDATE jobs SET result = ? WHERE id = ?", (json.dumps(result), job_id))
