@@ -100,29 +100,77 @@ def test_failed_job_has_error_code_and_details(worker_app, make_user, fake_provi
     assert body["result"]["providerError"] == {"name": "PoseError", "message": "pose not detected"}
 
 
-def test_missing_result_file_is_result_unavailable(worker_app, make_user):
-    client = worker_app.test_client()
+def completed_then_lost(app, make_user):
+    """A job the worker completed, its worker stopped, and its result file deleted by hand:
+    (client, key, job id)."""
+    client = app.test_client()
     _, key = make_user()
     job_id = submit(client, key).get_json()["jobId"]
     body = wait_for_status(client, key, job_id)
     assert body["status"] == "completed"
+    app.extensions["tryon.worker"].stop()
+    app.extensions["tryon.store"].delete(body["result"]["objectKey"])
+    return client, key, job_id
+
+
+def what_is_written(conn, job_id):
+    """The job's row, the ledger, and SQLite's count of other connections' commits."""
+    return (dict(jobs.get(conn, job_id)),
+            [tuple(row) for row in conn.execute("SELECT * FROM credit_ledger ORDER BY id")],
+            conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def refunds(conn, job_id):
+    return conn.execute("SELECT COUNT(*) FROM credit_ledger WHERE job_id = ? AND"
+                        " kind = 'refund'", (job_id,)).fetchone()[0]
+
+
+def test_a_poll_of_a_lost_result_answers_failed_and_writes_nothing(worker_app, make_user,
+                                                                   conn):
+    client, key, job_id = completed_then_lost(worker_app, make_user)
+    before = what_is_written(conn, job_id)
+    for _ in range(2):
+        body = status(client, key, job_id).get_json()
+        assert (body["status"], body["errorCode"]) == ("failed", "RESULT_UNAVAILABLE")
+        assert body["result"]["step"] == "deliver_result"
+    assert what_is_written(conn, job_id) == before
+    assert before[0]["state"] == "completed" and refunds(conn, job_id) == 0
+
+
+def test_the_repair_fails_and_refunds_a_lost_result_once(worker_app, make_user, conn):
+    client, key, job_id = completed_then_lost(worker_app, make_user)
+    lost = worker_app.extensions["tryon.status"].lost
+    answered = status(client, key, job_id).get_json()
+    assert lost.repair(conn) == 1
+    status(client, key, job_id)                 # reported again: nothing left to record
+    assert lost.repair(conn) == 0
+    row = jobs.get(conn, job_id)
+    assert row["state"] == "failed" and refunds(conn, job_id) == 1
+    assert accounts.balance(conn, row["user_id"]) == accounts.ledger_sum(conn, row["user_id"])
+    recorded = status(client, key, job_id).get_json()
+    assert {**recorded, "updatedAt": None} == {**answered, "updatedAt": None}
+
+
+def test_the_repair_leaves_a_job_whose_result_is_back(worker_app, make_user, conn):
+    client, key, job_id = completed_then_lost(worker_app, make_user)
+    store, lost = worker_app.extensions["tryon.store"], worker_app.extensions["tryon.status"].lost
+    status(client, key, job_id)
+    key_of_result = f"results/{job_id}.png"
+    store.stage(b"restored from a backup", key_of_result).commit(key_of_result)
+    assert lost.repair(conn) == 0
+    assert jobs.get(conn, job_id)["state"] == "completed" and refunds(conn, job_id) == 0
+
+
+def test_the_workers_round_records_a_lost_result(worker_app, make_user, conn):
+    client = worker_app.test_client()
+    _, key = make_user()
+    job_id = submit(client, key).get_json()["jobId"]
+    body = wait_for_status(client, key, job_id)
     worker_app.extensions["tryon.store"].delete(body["result"]["objectKey"])
-    body = status(client, key, job_id).get_json()
-    assert body["status"] == "failed"
-    assert body["errorCode"] == "RESULT_UNAVAILABLE"
-    assert body["result"]["step"] == "deliver_result"
-    # Not delivered, so not paid for: refunded once, however often it is read.
     assert status(client, key, job_id).get_json()["errorCode"] == "RESULT_UNAVAILABLE"
-    conn = db.connect(worker_app.config["DATABASE"])
-    try:
-        row = conn.execute("SELECT state, user_id FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        assert row["state"] == "failed"
-        refunds = conn.execute("SELECT COUNT(*) FROM credit_ledger WHERE job_id = ? AND"
-                               " kind = 'refund'", (job_id,)).fetchone()[0]
-        assert refunds == 1
-        assert accounts.balance(conn, row["user_id"]) == accounts.ledger_sum(conn, row["user_id"])
-    finally:
-        conn.close()
+    wait_for(lambda: jobs.get(conn, job_id)["state"] == "failed")
+    assert refunds(conn, job_id) == 1
+    assert jobs.get(conn, job_id)["error_code"] == "RESULT_UNAVAILABLE"
 
 
 # --- who may read a job: owner (any of their keys), other user, anonymous ----------------

@@ -15,6 +15,7 @@ from .job_status import StatusRenderer
 from .metrics import Metrics
 from .processing import JobRunner
 from .providers import default_registry
+from .lost_results import LostResults
 from .retention import RetentionSweeper
 from .safe_http import AddressPolicy, SafeHttp
 from .storage import ObjectStore, UrlSigner
@@ -108,8 +109,10 @@ def _init_services(app):
     app.extensions["tryon.input_writes"] = threading.Lock()  # see submissions.py
     app.extensions["tryon.providers"] = providers
     app.extensions["tryon.http"] = SafeHttp(AddressPolicy(config["URL_INPUT_ALLOW"]))
+    lost_results = LostResults(store)
     app.extensions["tryon.status"] = StatusRenderer(
-        store, app.extensions["tryon.signer"], config["RESULT_DELIVERY"], config["RETENTION_DAYS"])
+        store, app.extensions["tryon.signer"], config["RESULT_DELIVERY"], config["RETENTION_DAYS"],
+        lost_results)
     webhook_sender = WebhookSender(
         config["DATABASE"], app.extensions["tryon.http"], app.extensions["tryon.status"],
         jobs.get, retry_schedule=parse_retry_schedule(config["WEBHOOK_RETRY_SECONDS"]),
@@ -117,7 +120,8 @@ def _init_services(app):
     app.extensions["tryon.worker"] = JobWorker(
         config["DATABASE"], runner, threads=config["WORKERS"],
         lease_seconds=config["JOB_LEASE_SECONDS"], max_attempts=config["JOB_MAX_ATTEMPTS"],
-        webhooks=webhook_sender, retention=RetentionSweeper(store, config["RETENTION_DAYS"]))
+        webhooks=webhook_sender, retention=RetentionSweeper(store, config["RETENTION_DAYS"]),
+        lost_results=lost_results)
 
 
 def _register_web(app):

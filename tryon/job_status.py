@@ -1,12 +1,13 @@
 """The status document of a job: the documented fields, for the API, webhooks and pages.
 
 It depends on no request, so the worker can render it for a webhook: the caller passes the
-absolute base URL that `imageUrl` starts with.
+absolute base URL that `imageUrl` starts with. Rendering never writes: a completed job whose
+result image is gone is answered as failed here and recorded by the worker (lost_results.py).
 """
 import base64
 import json
 
-from . import errors, jobs
+from . import errors, jobs, lost_results
 from .storage import StorageError
 
 PUBLIC_STATUS = {"queued": "processing", "running": "processing",
@@ -14,8 +15,9 @@ PUBLIC_STATUS = {"queued": "processing", "running": "processing",
 
 
 class StatusRenderer:
-    def __init__(self, store, signer, delivery, retention_days):
+    def __init__(self, store, signer, delivery, retention_days, lost):
         self.store = store
+        self.lost = lost                    # LostResults: where reads report a gone image
         self.signer = signer
         self.delivery = delivery            # "url" | "base64" | "both"
         self.retention_days = retention_days
@@ -27,7 +29,7 @@ class StatusRenderer:
         elif job["images_deleted_at"]:
             body.update(self._deleted_images_fields(job))
         elif job["state"] == "completed":
-            body.update(self._completed_fields(conn, job, base_url, with_base64))
+            body.update(self._completed_fields(job, base_url, with_base64))
         else:
             body.update(failed_fields(_result(job), job["error"], job["error_code"]))
         body["createdAt"] = job["created_at"]
@@ -46,13 +48,11 @@ class StatusRenderer:
             message = f"Job is generating the try-on image (attempt {job['attempts']})."
         return {"message": message, "result": {"stage": "generating", "attempt": job["attempts"]}}
 
-    def _completed_fields(self, conn, job, base_url, with_base64):
+    def _completed_fields(self, job, base_url, with_base64):
         result = _result(job)
         key = job["result_key"]
         if not self.store.exists(key):
-            return self._lost_result(conn, job, result,
-                                     "The job completed but its result image is no longer "
-                                     "available; its credit was refunded.")
+            return self._lost_result(job, result)
         fields = {"result": result}
         if self.delivery in ("url", "both"):
             image_url = base_url.rstrip("/") + self.signer.signed_path(key)
@@ -62,16 +62,14 @@ class StatusRenderer:
             try:
                 fields["imageBase64"] = base64.b64encode(self.store.read(key)).decode("ascii")
             except StorageError:
-                return self._lost_result(conn, job, result, "The result image could not be "
-                                         "read; its credit was refunded.")
+                return self._lost_result(job, result)
         return fields
 
-    @staticmethod
-    def _lost_result(conn, job, result, message):
-        """The job is failed (and refunded) for good, so that every later read, the job
-        list and the balance agree with what this answer says."""
-        jobs.fail_lost_result(conn, job["id"], message)
-        return failed_fields({**result, "step": "deliver_result"}, message,
+    def _lost_result(self, job, result):
+        """The answer the job's row will give once the worker has failed and refunded it
+        (LostResults.repair): computed here, written there."""
+        self.lost.report(job["id"])
+        return failed_fields({**result, "step": "deliver_result"}, lost_results.MESSAGE,
                              errors.RESULT_UNAVAILABLE)
 
     def _deleted_images_fields(self, job):

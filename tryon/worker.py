@@ -1,10 +1,11 @@
 """The background worker: a dispatcher thread feeding a ThreadPoolExecutor from the queue.
 
 The dispatcher claims a job only when a worker thread is free (so no claimed job waits in
-the executor while its lease ticks), renews the leases of running jobs, and re-queues jobs
-whose lease expired (a crashed process). A worker thread that finishes a job claims the
-next queued one itself, without a round trip through the dispatcher. `notify()` wakes it at once when a job is
-submitted; otherwise it looks again every POLL_SECONDS.
+the executor while its lease ticks), renews the leases of running jobs, re-queues jobs
+whose lease expired (a crashed process), and records what reads may not write (completed
+jobs whose result image is gone: lost_results.py). A worker thread that finishes a job
+claims the next queued one itself, without a round trip through the dispatcher. `notify()`
+wakes it at once when a job is submitted; otherwise it looks again every POLL_SECONDS.
 
 The app owns one JobWorker (app.extensions["tryon.worker"]); `start()` and `stop()` are
 called by whoever serves requests (wsgi.py, tests), never at import.
@@ -24,11 +25,12 @@ RETENTION_SWEEP_SECONDS = 600
 
 class JobWorker:
     def __init__(self, database_path, runner, *, threads, lease_seconds, max_attempts,
-                 webhooks=None, retention=None):
+                 webhooks=None, retention=None, lost_results=None):
         self._database_path = database_path
         self._runner = runner
         self._webhooks = webhooks          # WebhookSender: due deliveries, every loop
         self._retention = retention        # RetentionSweeper: every RETENTION_SWEEP_SECONDS
+        self._lost_results = lost_results  # LostResults: what reads reported, every loop
         self._threads = threads
         self._lease_seconds = lease_seconds
         self._max_attempts = max_attempts
@@ -93,6 +95,8 @@ class JobWorker:
                     _run_round(self._retention.sweep, conn, "retention sweep")
                     next_sweep = time.monotonic() + RETENTION_SWEEP_SECONDS
                 self._claim_while_free(conn)
+                if self._lost_results is not None:
+                    _run_round(self._lost_results.repair, conn, "recording lost results")
                 if self._webhooks is not None:
                     _run_round(self._webhooks.send_due, conn, "sending webhooks")
                 self._wake.wait(min(POLL_SECONDS, self._maintenance_interval()))
