@@ -102,6 +102,12 @@ def create_api_key(conn, user_id, name="default"):
 
 def authenticate_key(conn, plaintext):
     """Return the ApiKey for a valid, unrevoked key of an active user, else None."""
+    row = valid_key_row(conn, plaintext)
+    return None if row is None else use_key(conn, row)
+
+
+def valid_key_row(conn, plaintext):
+    """The api_keys row of a valid, unrevoked key of an active user, else None."""
     if not isinstance(plaintext, str) or not KEY_PATTERN.match(plaintext):
         return None
     presented = hash_key(plaintext)
@@ -113,10 +119,14 @@ def authenticate_key(conn, plaintext):
     ).fetchall()
     for row in rows:
         if hmac.compare_digest(row["key_hash"], presented):
-            _touch_key(conn, row)
-            return ApiKey(id=row["id"], user_id=row["user_id"], prefix=row["prefix"],
-                          name=row["name"])
+            return row
     return None
+
+
+def use_key(conn, row):
+    """The ApiKey of a row valid_key_row found, its last use noted."""
+    _touch_key(conn, row)
+    return ApiKey(id=row["id"], user_id=row["user_id"], prefix=row["prefix"], name=row["name"])
 
 
 def _touch_key(conn, row):

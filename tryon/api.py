@@ -20,7 +20,7 @@ def current_api_key():
     """
     if "api_key" not in g:
         presented = _presented_key()
-        key = accounts.authenticate_key(get_db(), presented) if presented else None
+        key = _authenticate(presented) if presented else None
         if key is None:
             challenge = 'Bearer realm="tryon"' if presented is None else \
                 'Bearer realm="tryon", error="invalid_token"'
@@ -29,6 +29,22 @@ def current_api_key():
             raise ApiError(401, message, headers={"WWW-Authenticate": challenge})
         g.api_key = key
     return g.api_key
+
+
+def _authenticate(presented):
+    """accounts.authenticate_key, its row read through this request's RowMemo."""
+    conn = get_db()
+    row = _rows().get(("key", accounts.hash_key(presented)),
+                      lambda: accounts.valid_key_row(conn, presented))
+    return None if row is None else accounts.use_key(conn, row)
+
+
+def _rows():
+    """This thread's rows as of this request (db.RowMemo): one PRAGMA, then the API key's
+    and the job's rows come from memory while nothing has been committed."""
+    if "rows" not in g:
+        g.rows = current_app.extensions["tryon.connections"].memo()
+    return g.rows
 
 
 def _presented_key():
@@ -159,10 +175,14 @@ def _job_or_404(job_id):
         canonical = str(uuid.UUID(job_id))
     except ValueError:
         canonical = None
-    job = jobs.get(get_db(), canonical) if canonical == job_id.lower() else None
+    job = _read_job(canonical) if canonical == job_id.lower() else None
     if job is None:
         raise ApiError(404, f"No job with the id {job_id}.")
     return job
+
+
+def _read_job(job_id):
+    return _rows().get(("job", job_id), lambda: jobs.get(get_db(), job_id))
 
 
 def status_body(job, **options):

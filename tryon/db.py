@@ -3,6 +3,7 @@
 Every request gets one connection (`get_db`, closed at teardown); worker threads open their
 own with `connect`. Writes go through `transaction()`, which starts with BEGIN IMMEDIATE so
 that two writers never deadlock half-way through: the second waits (busy timeout) at BEGIN.
+The API reads keys and jobs through a RowMemo, which SQLite's own counters keep current.
 """
 import fcntl
 import sqlite3
@@ -49,6 +50,55 @@ class ThreadConnections:
         if conn is None:
             conn = self._local.conn = connect(self._path)
         return conn
+
+    def memo(self):
+        """This thread's RowMemo, checked against the database now."""
+        memo = getattr(self._local, "memo", None)
+        if memo is None:
+            memo = self._local.memo = RowMemo(self.get())
+        memo.check()
+        return memo
+
+
+class RowMemo:
+    """Rows one connection has read, kept while nothing has been committed since.
+
+    A status poll reads its API key and its job, and under gunicorn's threads every SQLite
+    step gives up the GIL: those handoffs cost more than the queries. The rule that keeps
+    the rows current needs no write to say what it changed: SQLite's PRAGMA data_version
+    moves when any other connection, in any process, commits, and this connection's
+    total_changes when it writes itself (data_version does not count those). Any commit
+    drops every kept row; that costs little where polls outnumber writes.
+    """
+
+    MAX_ROWS = 1000       # a row is a KB or two: a few MB at most per request thread
+
+    def __init__(self, conn):
+        self._conn = conn
+        self._rows = {}
+        self._version = None
+
+    def check(self):
+        """Drop the kept rows if anything was committed since the last check."""
+        data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        version = (data_version, self._conn.total_changes)
+        if version != self._version:
+            self._rows.clear()
+            self._version = version
+
+    def get(self, key, load):
+        """The row kept under `key`, else load()'s, kept unless it is None. Rows are as of
+        the last check(): a commit by another connection since shows at the next one."""
+        if self._version is None or self._conn.total_changes != self._version[1]:
+            self.check()
+        if key in self._rows:
+            return self._rows[key]
+        row = load()
+        if row is not None:
+            if len(self._rows) >= self.MAX_ROWS:
+                self._rows.clear()
+            self._rows[key] = row
+        return row
 
 
 def get_db():
