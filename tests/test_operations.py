@@ -55,6 +55,18 @@ def test_metrics_in_prometheus_format(make_app, make_user):
     assert 'tryon_job_duration_seconds_count{provider="fake",outcome="completed"} 1' in text
 
 
+def test_request_metrics_have_a_bounded_set_of_series(client):
+    # Any method name (and any path) a caller sends folds into one label value each: they
+    # must not become series of their own, kept for the life of the process.
+    for index in range(300):
+        client.open(f"/api/v1/nothing-{index}", method=f"PROBE{index}")
+        client.open("/api/v1/credits", method=f"X{index}")
+    series = [line for line in client.get("/metrics").get_data(as_text=True).splitlines()
+              if line.startswith("tryon_http_requests_total{")]
+    labels = 'tryon_http_requests_total{route="(unmatched)",method="OTHER",status='
+    assert series == [labels + '"404"} 300', labels + '"405"} 300']
+
+
 def test_metrics_are_private(make_app):
     app = make_app()
     client = app.test_client()
