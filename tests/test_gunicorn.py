@@ -67,5 +67,6 @@ def test_gunicorn_serves_a_try_on_with_the_local_engine_and_stops_cleanly(gunico
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(40) == 0
-    # gunicorn.conf.py was read: its threads make gunicorn pick the threaded worker.
-    assert "Using worker: gthread" in (instance / "server.log").read_text()
+    # gunicorn.conf.py was read: it names tryon's threaded worker.
+    assert "Using worker: tryon.gunicorn_worker.JsonRefusalsThreadWorker" in \
+        (instance / "server.log").read_text()

@@ -4,8 +4,8 @@ their size. Flask's test client checks neither, so these tests talk raw HTTP/1.1
 gunicorn started from gunicorn.conf.py as production runs it."""
 import json
 import re
+import runpy
 import socket
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -89,3 +89,41 @@ def test_other_errors_are_well_formed_json(server, method, path, headers, status
     url, key, _ = server
     headers = [header.format(key=key) for header in headers]
     assert_json_error(exchange(url, method, path, headers), status, error_code)
+
+
+@pytest.mark.parametrize("path, headers, status, error_code", [
+    # Within gunicorn's limits the app answers: an overlong key or jobId is just wrong.
+    pytest.param("/api/v1/credits", ["Authorization: Bearer " + "k" * 7000], 401,
+                 "UNAUTHORIZED", id="7 KB key"),
+    pytest.param("/api/v1/tryon/status/" + "j" * 5000, ["Authorization: Bearer {key}"], 404,
+                 "NOT_FOUND", id="5000-character jobId"),
+    # Beyond them gunicorn refuses the request itself (tryon/gunicorn_worker.py).
+    pytest.param("/api/v1/credits", ["Authorization: Bearer " + "k" * 10_000], 431,
+                 "HEADERS_TOO_LARGE", id="10 KB key"),
+    pytest.param("/api/v1/credits", [f"X-Filler-{n}: x" for n in range(101)], 431,
+                 "HEADERS_TOO_LARGE", id="101 headers"),
+    pytest.param("/api/v1/tryon/status/" + "j" * 9000, ["Authorization: Bearer {key}"], 414,
+                 "URI_TOO_LONG", id="9000-character jobId"),
+])
+def test_overlong_request_parts_get_json_errors(server, path, headers, status, error_code):
+    url, key, _ = server
+    headers = [header.format(key=key) for header in headers]
+    answer = assert_json_error(exchange(url, "GET", path, headers), status, error_code)
+    assert answer["x-content-type-options"] == "nosniff"
+
+
+def test_nginx_passes_what_gunicorn_accepts():
+    """nginx refuses a request line or header that does not fit one of its buffers; gunicorn
+    its own limits (both without the line's CRLF). Equal, so nothing nginx passes is refused
+    by gunicorn, and the app, not a proxy's page, answers every request nginx lets in."""
+    site = (PROJECT_ROOT / "deploy" / "nginx-tryon.conf").read_text()
+    kilobytes = re.search(r"large_client_header_buffers \d+ (\d+)k;", site).group(1)
+    settings = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
+    buffer_bytes = int(kilobytes) * 1024
+    assert settings["limit_request_line"] + 2 == buffer_bytes
+    assert settings["limit_request_field_size"] + 2 == buffer_bytes
+    # nginx's own refusals (414, and 494: headers too large) answer in the API's JSON shape.
+    for code, error_code in (("414", "URI_TOO_LONG"), ("494", "HEADERS_TOO_LARGE")):
+        target = re.search(rf"error_page {code} = (\S+);", site).group(1)
+        block = site[site.index(f"location = {target} {{"):]
+        assert f'"errorCode": "{error_code}"' in block[:block.index("}\n")]
