@@ -24,3 +24,7 @@ worker_class = "tryon.gunicorn_worker.JsonRefusalsThreadWorker"
 limit_request_line = 8190
 limit_request_field_size = 8190
 limit_request_fields = 100
+# No control socket (gunicornc): by default every gunicorn a user runs shares
+# ~/.gunicorn/gunicorn.ctl (or $XDG_RUNTIME_DIR/gunicorn.ctl), and stopping one instance
+# deletes the socket of all the others. tryon needs none: systemd and signals restart it.
+control_socket_disable = True

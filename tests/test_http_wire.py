@@ -127,3 +127,13 @@ def test_nginx_passes_what_gunicorn_accepts():
         target = re.search(rf"error_page {code} = (\S+);", site).group(1)
         block = site[site.index(f"location = {target} {{"):]
         assert f'"errorCode": "{error_code}"' in block[:block.index("}\n")]
+
+
+def test_gunicorn_makes_no_control_socket_to_share(server):
+    # gunicorn's default control socket is one path per user (~/.gunicorn/gunicorn.ctl or
+    # $XDG_RUNTIME_DIR/gunicorn.ctl): instances on one machine took it from each other, and
+    # stopping one deleted it for all. gunicorn.conf.py turns it off.
+    url, _, root = server
+    assert requests.get(url + "/livez", timeout=10).status_code == 200
+    assert sorted(path.name for path in (root / "home").rglob("*")) == []
+    assert sorted(path.name for path in (root / "run").rglob("*")) == []
