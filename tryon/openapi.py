@@ -95,7 +95,8 @@ def _paths():
                                  "default": 20}),
                 _query("status", {"type": "string",
                                   "enum": ["processing", "completed", "failed"]}),
-                _query("cursor", {"type": "string"}, "The nextCursor of the previous page.")])},
+                _query("cursor", {"type": "string"}, "The nextCursor of the previous page; "
+                                                     "absent or empty: the first page.")])},
         "/api/v1/tryon/{jobId}/cancel": {"post": _operation(
             "cancelTryOnJob", "Cancel a job that has not finished (it is refunded)",
             {"200": _json("The job, now failed with errorCode CANCELED.", "JobStatus")},
