@@ -114,6 +114,14 @@ def test_security_headers(app, client):
     assert page.headers["X-Frame-Options"] == "DENY"
 
 
+def test_hsts_when_the_public_address_is_https(make_app):
+    secure = make_app(PUBLIC_BASE_URL="https://tryon.example.com").test_client()
+    for path in ("/api/v1/credits", "/livez", "/", "/nothing-here"):
+        assert secure.get(path).headers["Strict-Transport-Security"] == "max-age=31536000", path
+    plain = make_app(PUBLIC_BASE_URL="http://tryon.internal").test_client()
+    assert "Strict-Transport-Security" not in plain.get("/api/v1/credits").headers
+
+
 def test_too_many_multipart_parts_is_413(make_app, make_user):
     app = make_app()
     _, key = make_user()
