@@ -122,6 +122,24 @@ def test_hsts_when_the_public_address_is_https(make_app):
     assert "Strict-Transport-Security" not in plain.get("/api/v1/credits").headers
 
 
+def test_api_answers_carry_no_cors_headers(client, make_user):
+    # CORS stays off: an API key in a browser page is a leaked key, so no page of another
+    # origin may read API answers, preflight included.
+    _, key = make_user()
+    origin = {"Origin": "https://evil.example"}
+    answers = [
+        client.options("/api/v1/tryon", headers={**origin, "Access-Control-Request-Method":
+                                                 "POST", "Access-Control-Request-Headers":
+                                                 "authorization"}),
+        client.get("/api/v1/credits", headers={**origin, **auth(key)}),
+        client.get("/api/v1/credits", headers=origin),
+        client.get("/api/v1/openapi.json", headers=origin),
+    ]
+    for answer in answers:
+        assert not [name for name in answer.headers.keys()
+                    if name.lower().startswith("access-control-")], answer.headers
+
+
 def test_too_many_multipart_parts_is_413(make_app, make_user):
     app = make_app()
     _, key = make_user()
