@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tryon import accounts, db
+from tryon.openapi import ERROR_DESCRIPTIONS
 from tests.live import PROJECT_ROOT, gunicorn
 
 
@@ -122,6 +123,11 @@ def test_nginx_passes_what_gunicorn_accepts():
     buffer_bytes = int(kilobytes) * 1024
     assert settings["limit_request_line"] + 2 == buffer_bytes
     assert settings["limit_request_field_size"] + 2 == buffer_bytes
+    # The documents state gunicorn's limits.
+    described = ERROR_DESCRIPTIONS[414] + ERROR_DESCRIPTIONS[431]
+    for setting in ("limit_request_line", "limit_request_field_size"):
+        assert f"longer than {settings[setting]} bytes" in described
+    assert f"more than {settings['limit_request_fields']} headers" in described
     # nginx's own refusals (414, and 494: headers too large) answer in the API's JSON shape.
     for code, error_code in (("414", "URI_TOO_LONG"), ("494", "HEADERS_TOO_LARGE")):
         target = re.search(rf"error_page {code} = (\S+);", site).group(1)

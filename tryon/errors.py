@@ -105,9 +105,8 @@ def register_error_handlers(app):
     def http_error(exc):
         if not wants_json():
             return exc
-        response = error_response(exc.code, _http_message(exc),
-                                  headers=_protocol_headers(exc, request.environ))
-        return response
+        return error_response(exc.code, _http_message(exc),
+                              headers=_protocol_headers(exc, request.environ))
 
     @app.errorhandler(Exception)
     def unexpected_error(exc):
