@@ -1,4 +1,6 @@
-"""Start and stop real server processes (tests/live_server.py) for end-to-end tests."""
+"""Start and stop real server processes for end-to-end tests: tests/live_server.py
+(werkzeug's server with a test provider) and gunicorn as production runs it."""
+import contextlib
 import os
 import signal
 import subprocess
@@ -7,10 +9,49 @@ from pathlib import Path
 
 import requests
 
+from bench.service import MALLOC_SETTINGS, free_port
 from tryon import accounts, db
+from tests.conftest import wait_for
 from tests.fakes import make_image_bytes
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+
+
+@contextlib.contextmanager
+def gunicorn(instance_path, ready, **environment):
+    """gunicorn serving wsgi:app from the checkout with its gunicorn.conf.py, as `make run`
+    starts it, on a free port; yields (url, process) once `ready(url)` is true. Only the
+    TRYON_* variables given here reach it (plus `environment`, e.g. HOME)."""
+    if not GUNICORN.exists():
+        raise AssertionError(f"{GUNICORN} is missing: install requirements.txt")
+    instance_path = Path(instance_path)
+    port = free_port()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRYON_")},
+           "TRYON_INSTANCE_PATH": str(instance_path), "TRYON_SECRET_KEY": "gunicorn-test",
+           **MALLOC_SETTINGS, **environment}
+    log_path = instance_path / "server.log"
+    instance_path.mkdir(parents=True, exist_ok=True)
+    url = f"http://127.0.0.1:{port}"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen([str(GUNICORN), "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+                                   cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log)
+
+    def serving():
+        if process.poll() is not None:
+            raise AssertionError("gunicorn exited: " + log_path.read_text())
+        try:
+            return ready(url)
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(serving, timeout=60, interval=0.1)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
 
 
 class LiveServer:

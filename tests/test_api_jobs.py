@@ -19,6 +19,16 @@ def test_list_pages_newest_first_with_a_cursor(client, make_user):
     assert first["jobs"][0]["status"] == "processing"
 
 
+def test_an_empty_cursor_is_the_first_page(client, make_user):
+    # The OpenAPI document allows cursor="" (a string), so it must not be a 400.
+    _, key = make_user(credits=3)
+    ids = [submit(client, key).get_json()["jobId"] for _ in range(3)]
+    response = client.get("/api/v1/tryon/jobs?limit=2&cursor=", headers=auth(key))
+    assert response.status_code == 200, response.get_json()
+    assert [job["jobId"] for job in response.get_json()["jobs"]] == ids[::-1][:2]
+    assert response.get_json()["nextCursor"] is not None
+
+
 def test_list_filters_by_status_and_shows_only_own_jobs(make_app, make_user, fake_provider):
     app = make_app(start_worker=True)
     client = app.test_client()

@@ -2,11 +2,8 @@
 8 threads, the job worker inside), with the default local engine. Other end-to-end tests use
 werkzeug's server (tests/live_server.py); this one checks what deployments actually run."""
 import io
-import os
 import re
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,12 +11,12 @@ import requests
 from PIL import Image
 from skimage import data
 
-from bench.service import MALLOC_SETTINGS, free_port
+from bench.service import MALLOC_SETTINGS
 from tryon import accounts, db
 from tests.conftest import rgb_jpeg, wait_for
+from tests.live import gunicorn
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 
 
 def test_every_launcher_sets_the_same_malloc_settings():
@@ -33,34 +30,11 @@ def test_every_launcher_sets_the_same_malloc_settings():
 
 @pytest.fixture
 def gunicorn_server(tmp_path):
-    if not GUNICORN.exists():
-        pytest.fail(f"{GUNICORN} is missing: install requirements.txt")
-    port = free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRYON_")},
-           "TRYON_INSTANCE_PATH": str(tmp_path), "TRYON_SECRET_KEY": "gunicorn-test",
-           **MALLOC_SETTINGS}
-    log = open(tmp_path / "server.log", "ab")
-    process = subprocess.Popen(
-        [str(GUNICORN), "--bind", f"127.0.0.1:{port}", "wsgi:app"],   # + gunicorn.conf.py
-        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
+    def provider_ready(url):
+        return requests.get(url + "/healthz", timeout=2).json()["provider"]["ready"]
 
-    def ready():
-        if process.poll() is not None:
-            raise AssertionError("gunicorn exited: " + (tmp_path / "server.log").read_text())
-        try:
-            return requests.get(url + "/healthz", timeout=2).json()["provider"]["ready"]
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_for(ready, timeout=60, interval=0.1)
+    with gunicorn(tmp_path, provider_ready) as (url, process):
         yield url, process, tmp_path
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
-        log.close()
 
 
 def test_gunicorn_serves_a_try_on_with_the_local_engine_and_stops_cleanly(gunicorn_server,
@@ -93,5 +67,6 @@ def test_gunicorn_serves_a_try_on_with_the_local_engine_and_stops_cleanly(gunico
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(40) == 0
-    # gunicorn.conf.py was read: its threads make gunicorn pick the threaded worker.
-    assert "Using worker: gthread" in (instance / "server.log").read_text()
+    # gunicorn.conf.py was read: it names tryon's threaded worker.
+    assert "Using worker: tryon.gunicorn_worker.JsonRefusalsThreadWorker" in \
+        (instance / "server.log").read_text()

@@ -77,3 +77,11 @@ def test_the_status_schema_names_every_field_the_api_returns(make_app, make_user
     schema = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]["JobStatus"]
     assert set(body) <= set(schema["properties"])
     assert set(schema["required"]) <= set(body)
+
+
+def test_every_operation_documents_the_refusals_for_size(client):
+    # gunicorn refuses an overlong request line or header before any route is chosen.
+    document = client.get("/api/v1/openapi.json").get_json()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert {"414", "431"} <= set(operation["responses"]), (path, method)

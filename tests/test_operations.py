@@ -55,6 +55,18 @@ def test_metrics_in_prometheus_format(make_app, make_user):
     assert 'tryon_job_duration_seconds_count{provider="fake",outcome="completed"} 1' in text
 
 
+def test_request_metrics_have_a_bounded_set_of_series(client):
+    # Any method name (and any path) a caller sends folds into one label value each: they
+    # must not become series of their own, kept for the life of the process.
+    for index in range(300):
+        client.open(f"/api/v1/nothing-{index}", method=f"PROBE{index}")
+        client.open("/api/v1/credits", method=f"X{index}")
+    series = [line for line in client.get("/metrics").get_data(as_text=True).splitlines()
+              if line.startswith("tryon_http_requests_total{")]
+    labels = 'tryon_http_requests_total{route="(unmatched)",method="OTHER",status='
+    assert series == [labels + '"404"} 300', labels + '"405"} 300']
+
+
 def test_metrics_are_private(make_app):
     app = make_app()
     client = app.test_client()
@@ -100,6 +112,32 @@ def test_security_headers(app, client):
     page = client.get("/nothing-here")
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert page.headers["X-Frame-Options"] == "DENY"
+
+
+def test_hsts_when_the_public_address_is_https(make_app):
+    secure = make_app(PUBLIC_BASE_URL="https://tryon.example.com").test_client()
+    for path in ("/api/v1/credits", "/livez", "/", "/nothing-here"):
+        assert secure.get(path).headers["Strict-Transport-Security"] == "max-age=31536000", path
+    plain = make_app(PUBLIC_BASE_URL="http://tryon.internal").test_client()
+    assert "Strict-Transport-Security" not in plain.get("/api/v1/credits").headers
+
+
+def test_api_answers_carry_no_cors_headers(client, make_user):
+    # CORS stays off: an API key in a browser page is a leaked key, so no page of another
+    # origin may read API answers, preflight included.
+    _, key = make_user()
+    origin = {"Origin": "https://evil.example"}
+    answers = [
+        client.options("/api/v1/tryon", headers={**origin, "Access-Control-Request-Method":
+                                                 "POST", "Access-Control-Request-Headers":
+                                                 "authorization"}),
+        client.get("/api/v1/credits", headers={**origin, **auth(key)}),
+        client.get("/api/v1/credits", headers=origin),
+        client.get("/api/v1/openapi.json", headers=origin),
+    ]
+    for answer in answers:
+        assert not [name for name in answer.headers.keys()
+                    if name.lower().startswith("access-control-")], answer.headers
 
 
 def test_too_many_multipart_parts_is_413(make_app, make_user):

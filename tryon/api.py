@@ -126,7 +126,9 @@ def _int_arg(name, default, low, high):
 
 def _cursor_arg():
     cursor = request.args.get("cursor")
-    if cursor is None:
+    if not cursor:
+        # Absent or empty (`?cursor=`, what a client that fills in nextCursor's "no page
+        # yet" sends): the first page. The OpenAPI document allows the empty string.
         return None
     if not (cursor.isascii() and cursor.isdigit()):
         raise ApiError(400, "cursor must be the nextCursor of a previous page.")

@@ -43,6 +43,7 @@ SETTINGS = (
     Setting("DATABASE", None, str, "SQLite database file. Default: <instance>/tryon.sqlite3."),
     Setting("PUBLIC_BASE_URL", None, str,
             "Absolute base of the URLs we hand out (imageUrl), e.g. https://tryon.example.com. "
+            "When it is https, responses also carry Strict-Transport-Security. "
             "Default: the request's own scheme and host."),
     Setting("PROVIDER", "local", str,
             "Generation provider: local (built-in offline engine), fashn, replicate, fal or http "

@@ -41,8 +41,10 @@ HTTP_ERROR_CODES = {
     405: "METHOD_NOT_ALLOWED",
     409: "CONFLICT",
     413: "PAYLOAD_TOO_LARGE",
+    414: "URI_TOO_LONG",
     422: "UNPROCESSABLE",
     429: "RATE_LIMITED",
+    431: "HEADERS_TOO_LARGE",
     500: INTERNAL_ERROR,
     507: STORAGE_FAILED,
 }
@@ -103,10 +105,8 @@ def register_error_handlers(app):
     def http_error(exc):
         if not wants_json():
             return exc
-        response = error_response(exc.code, _http_message(exc), headers=dict(
-            exc.get_response().headers.items()) if exc.code in (405, 429) else None)
-        response.headers["Content-Type"] = "application/json"
-        return response
+        return error_response(exc.code, _http_message(exc),
+                              headers=_protocol_headers(exc, request.environ))
 
     @app.errorhandler(Exception)
     def unexpected_error(exc):
@@ -114,6 +114,15 @@ def register_error_handlers(app):
         if not wants_json():
             return InternalServerError()
         return error_response(500, "An unexpected server error occurred.", INTERNAL_ERROR)
+
+
+def _protocol_headers(exc, environ):
+    """The headers the exception adds for the caller (Allow on 405, WWW-Authenticate on
+    401, Retry-After on 429/503, Content-Range on 416), without those that describe its
+    HTML page: that page's Content-Type and Content-Length on our JSON body made a
+    malformed response (a declared length longer than the body)."""
+    return {name: value for name, value in exc.get_headers(environ)
+            if name.lower() not in ("content-type", "content-length")}
 
 
 def _http_message(exc):

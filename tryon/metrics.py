@@ -22,6 +22,11 @@ from .db import get_db
 from .errors import ApiError
 
 JOB_DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
+# Label values must come from fixed sets: every distinct value is a series kept for the
+# life of the process, and anyone, unauthenticated, chooses the method name of a request.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "OTHER"
+UNMATCHED_ROUTE = "(unmatched)"
 access_log = logging.getLogger("tryon.access")
 bp = Blueprint("metrics", __name__)
 
@@ -113,9 +118,9 @@ def _start_timer():
 
 
 def _count_and_log(response):
-    route = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
-    current_app.extensions["tryon.metrics"].count_request(route, request.method,
-                                                          response.status_code)
+    route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
+    method = request.method if request.method in KNOWN_METHODS else OTHER_METHOD
+    current_app.extensions["tryon.metrics"].count_request(route, method, response.status_code)
     if access_log.isEnabledFor(logging.INFO):
         _log_request(route, response)
     return response

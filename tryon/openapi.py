@@ -20,11 +20,16 @@ ERROR_DESCRIPTIONS = {
     404: "No such job.",
     409: "The job is in the wrong state for this (JOB_FINISHED / JOB_NOT_FINISHED).",
     413: "The request body is larger than TRYON_MAX_UPLOAD_MB.",
+    414: "The request line (method, path and query) is longer than 8190 bytes.",
     422: "The Idempotency-Key was used within 24 hours for a different request.",
     429: "Rate limit reached; see Retry-After.",
+    431: "A request header is longer than 8190 bytes, or there are more than 100 headers.",
     500: "Unexpected server error.",
     507: "The uploaded images could not be stored; nothing was charged.",
 }
+# Refused before any route is chosen, so possible on every operation (gunicorn.conf.py's
+# limits, answered by tryon/gunicorn_worker.py).
+REFUSED_FOR_SIZE = (414, 431)
 
 
 @bp.get("/openapi.json")
@@ -90,7 +95,8 @@ def _paths():
                                  "default": 20}),
                 _query("status", {"type": "string",
                                   "enum": ["processing", "completed", "failed"]}),
-                _query("cursor", {"type": "string"}, "The nextCursor of the previous page.")])},
+                _query("cursor", {"type": "string"}, "The nextCursor of the previous page; "
+                                                     "absent or empty: the first page.")])},
         "/api/v1/tryon/{jobId}/cancel": {"post": _operation(
             "cancelTryOnJob", "Cancel a job that has not finished (it is refunded)",
             {"200": _json("The job, now failed with errorCode CANCELED.", "JobStatus")},
@@ -143,7 +149,7 @@ def _webhooks():
 def _operation(operation_id, summary, responses, *, errors=(), parameters=(),
                request_body=None, security=None):
     operation = {"operationId": operation_id, "summary": summary,
-                 "responses": {**responses, **_error_responses(errors)}}
+                 "responses": {**responses, **_error_responses((*errors, *REFUSED_FOR_SIZE))}}
     if parameters:
         operation["parameters"] = list(parameters)
     if request_body is not None:
