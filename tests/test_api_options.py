@@ -45,6 +45,10 @@ def test_options_are_stored_with_the_job(app, client, make_user):
     ("category", "hats", "auto, tops, bottoms, one-pieces"),
     ("seed", "-1", "0 to 4294967295"),
     ("seed", "lucky", "0 to 4294967295"),
+    ("seed", "\u0663", "0 to 4294967295"),        # an Arabic-Indic 3, which int() reads as 3
+    ("seed", "\uff17", "0 to 4294967295"),        # a fullwidth 7
+    ("seed", "+3", "0 to 4294967295"),
+    ("seed", "1_000", "0 to 4294967295"),
     ("fast_mode", "maybe", "true or false"),
     ("garment_description", "x" * 1001, "1000"),
 ])

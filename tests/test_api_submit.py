@@ -125,6 +125,15 @@ def test_two_files_in_one_field_is_400(client, make_user):
     assert_error(post(client, key, data), 400, text="exactly one")
 
 
+def test_a_file_and_a_url_in_one_field_is_400_naming_the_field(client, make_user):
+    _, key = make_user()
+    data = files()
+    data["garment_images"] = [(io.BytesIO(make_image_bytes()), "g.jpg"),
+                              "https://example.com/garment.jpg"]
+    body = assert_error(post(client, key, data), 400, text="garment_images")
+    assert "both" in body["error"]
+
+
 def test_url_string_when_url_inputs_are_off_is_400(make_app, make_user):
     app = make_app(ALLOW_URL_INPUTS=False)
     _, key = make_user()

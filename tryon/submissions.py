@@ -127,10 +127,10 @@ def parse_options(form):
 
 
 def _seed(text):
-    try:
-        seed = int(text.strip())
-    except ValueError:
-        seed = -1
+    text = text.strip()
+    # int() also reads other scripts' digits ("٣" is 3) and "+3" or "1_000": the docs
+    # promise ASCII digits, so only those are read.
+    seed = int(text) if text.isascii() and text.isdigit() else -1
     if not 0 <= seed <= MAX_SEED:
         raise ApiError(400, f"seed must be a whole number from 0 to {MAX_SEED}.")
     return seed
@@ -182,11 +182,14 @@ def _idempotency_conflict():
 
 def _raw_input(request, field, label):
     files = request.files.getlist(field)
+    texts = request.form.getlist(field)
     if len(files) > 1:
         raise ApiError(400, f"{field} takes exactly one image file; {len(files)} were sent.")
+    if files and texts:  # which one the caller meant is a guess: refuse rather than pick
+        raise ApiError(400, f"{field} got both an uploaded file and a text value; send one "
+                            "image file or one URL.")
     if files:
         return RawInput(field, label, data=files[0].read())
-    texts = request.form.getlist(field)
     if len(texts) > 1:
         raise ApiError(400, f"{field} takes exactly one image; {len(texts)} were sent.")
     if not texts:
