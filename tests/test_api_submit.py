@@ -1,9 +1,11 @@
 """POST /api/v1/tryon: every documented status code and the checks on uploaded images."""
 import io
+import os
 import threading
 import uuid
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from tryon import accounts, jobs
@@ -334,3 +336,33 @@ def test_lazy_memory_storage_expires_windows():
     assert storage.incr("k", expiry=0.05) == 1
     storage.clear("k")
     assert storage.get("k") == 0
+
+
+def multipart_body(parts, boundary=b"tryon-test-boundary"):
+    """Raw multipart/form-data bytes, for headers a client library would not write."""
+    body = b""
+    for disposition, content in parts:
+        body += (b"--" + boundary + b"\r\nContent-Disposition: form-data; " + disposition
+                 + b"\r\nContent-Type: image/jpeg\r\n\r\n" + content + b"\r\n")
+    return body + b"--" + boundary + b"--\r\n", "multipart/form-data; boundary=" + boundary.decode()
+
+
+def noisy_jpeg(side):
+    """A JPEG that compresses badly: random pixels."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+# One body under 64 KiB and one over it (tryon.wsgi_input reads those differently).
+@pytest.mark.parametrize("noisy", [False, True], ids=["small-body", "large-body"])
+def test_a_latin1_filename_does_not_hide_the_file(client, make_user, noisy):
+    # "café.jpg" in Latin-1 (0xE9) is not valid UTF-8; werkzeug used to drop the whole form.
+    _, key = make_user()
+    person = noisy_jpeg(300) if noisy else make_image_bytes()
+    body, content_type = multipart_body([
+        (b'name="person_images"; filename="caf\xe9.jpg"', person),
+        (b'name="garment_images"; filename="g\xfcrtel.jpg"', make_image_bytes())])
+    response = client.post("/api/v1/tryon", data=body, content_type=content_type,
+                           headers=auth(key))
+    assert response.status_code == 202, response.get_json()

@@ -10,7 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
-from . import db, jobs
+from . import db, jobs, multipart
 from .job_status import StatusRenderer
 from .metrics import Metrics
 from .processing import JobRunner
@@ -41,6 +41,7 @@ def create_app(test_config=None, *, start_worker=False):
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or _instance_secret(app.instance_path)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
 
+    multipart.install()  # a Latin-1 filename must not empty the form (tryon/multipart.py)
     app.wsgi_app = BlockReadInput(app.wsgi_app)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
