@@ -1,6 +1,5 @@
 """POST /api/v1/tryon: every documented status code and the checks on uploaded images."""
 import io
-import os
 import threading
 import uuid
 from pathlib import Path
@@ -10,7 +9,7 @@ from PIL import Image
 
 from tryon import accounts, jobs
 from tests.conftest import auth, submit
-from tests.fakes import make_image_bytes
+from tests.fakes import make_image_bytes, make_noise_jpeg
 
 
 def post(client, key, data, **kwargs):
@@ -347,19 +346,12 @@ def multipart_body(parts, boundary=b"tryon-test-boundary"):
     return body + b"--" + boundary + b"--\r\n", "multipart/form-data; boundary=" + boundary.decode()
 
 
-def noisy_jpeg(side):
-    """A JPEG that compresses badly: random pixels."""
-    out = io.BytesIO()
-    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(out, "JPEG", quality=95)
-    return out.getvalue()
-
-
 # One body under 64 KiB and one over it (tryon.wsgi_input reads those differently).
 @pytest.mark.parametrize("noisy", [False, True], ids=["small-body", "large-body"])
 def test_a_latin1_filename_does_not_hide_the_file(client, make_user, noisy):
     # "café.jpg" in Latin-1 (0xE9) is not valid UTF-8; werkzeug used to drop the whole form.
     _, key = make_user()
-    person = noisy_jpeg(300) if noisy else make_image_bytes()
+    person = make_noise_jpeg(300) if noisy else make_image_bytes()
     body, content_type = multipart_body([
         (b'name="person_images"; filename="caf\xe9.jpg"', person),
         (b'name="garment_images"; filename="g\xfcrtel.jpg"', make_image_bytes())])

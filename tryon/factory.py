@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
 from . import db, jobs, multipart
+from .images import ImageNormalizer
 from .job_status import StatusRenderer
 from .metrics import Metrics
 from .processing import JobRunner
@@ -19,6 +20,7 @@ from .read_cache import ReadCache
 from .retention import RetentionSweeper
 from .safe_http import AddressPolicy, SafeHttp
 from .storage import ObjectStore, UrlSigner
+from .url_inputs import UrlInputFetcher
 from .webhooks import WebhookSender, parse_retry_schedule
 from .worker import JobWorker
 from .wsgi_input import BlockReadInput
@@ -105,12 +107,17 @@ def _init_services(app):
     app.extensions["tryon.metrics"] = Metrics()
     app.extensions["tryon.read_cache"] = ReadCache(config["READ_CACHE_SECONDS"])
     app.extensions["tryon.signer"] = UrlSigner(config["SECRET_KEY"], config["RESULT_URL_TTL"])
+    app.extensions["tryon.http"] = SafeHttp(AddressPolicy(config["URL_INPUT_ALLOW"]))
+    app.extensions["tryon.images"] = ImageNormalizer(  # uploads and URL inputs share it
+        max_pixels=config["MAX_IMAGE_PIXELS"], min_side=config["MIN_IMAGE_SIDE"])
+    url_inputs = UrlInputFetcher(app.extensions["tryon.http"], app.extensions["tryon.images"],
+                                 max_bytes=config["MAX_CONTENT_LENGTH"],
+                                 timeout=config["URL_FETCH_TIMEOUT"])
     runner = JobRunner(store, providers, config, app.extensions["tryon.metrics"],
-                       signer=app.extensions["tryon.signer"])
+                       signer=app.extensions["tryon.signer"], url_inputs=url_inputs)
     app.extensions["tryon.store"] = store
     app.extensions["tryon.input_writes"] = threading.Lock()  # see submissions.py
     app.extensions["tryon.providers"] = providers
-    app.extensions["tryon.http"] = SafeHttp(AddressPolicy(config["URL_INPUT_ALLOW"]))
     app.extensions["tryon.status"] = StatusRenderer(
         store, app.extensions["tryon.signer"], config["RESULT_DELIVERY"], config["RETENTION_DAYS"],
         app.extensions["tryon.read_cache"])

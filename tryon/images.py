@@ -35,6 +35,17 @@ class NormalizedImage:
     extension: str = STORED_EXTENSION
 
 
+class ImageNormalizer:
+    """normalize() with the app's limits, for submits and URL inputs alike."""
+
+    def __init__(self, *, max_pixels, min_side):
+        self.max_pixels = max_pixels
+        self.min_side = min_side
+
+    def normalize(self, data, label):
+        return normalize(data, label, self.max_pixels, self.min_side)
+
+
 def normalize(data, label, max_pixels, min_side):
     """Check and normalise one upload (see the module docstring). `label` names it in
     error messages."""
