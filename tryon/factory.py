@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
 from . import db, jobs, multipart
-from .images import ImageNormalizer
+from .images import DecodeBudget, ImageNormalizer
 from .job_status import StatusRenderer
 from .metrics import Metrics
 from .processing import JobRunner
@@ -109,7 +109,8 @@ def _init_services(app):
     app.extensions["tryon.signer"] = UrlSigner(config["SECRET_KEY"], config["RESULT_URL_TTL"])
     app.extensions["tryon.http"] = SafeHttp(AddressPolicy(config["URL_INPUT_ALLOW"]))
     app.extensions["tryon.images"] = ImageNormalizer(  # uploads and URL inputs share it
-        max_pixels=config["MAX_IMAGE_PIXELS"], min_side=config["MIN_IMAGE_SIDE"])
+        max_pixels=config["MAX_IMAGE_PIXELS"], min_side=config["MIN_IMAGE_SIDE"],
+        budget=DecodeBudget(config["DECODE_BUDGET_PIXELS"]))
     url_inputs = UrlInputFetcher(app.extensions["tryon.http"], app.extensions["tryon.images"],
                                  max_bytes=config["MAX_CONTENT_LENGTH"],
                                  timeout=config["URL_FETCH_TIMEOUT"])
