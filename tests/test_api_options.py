@@ -9,7 +9,7 @@ import pytest
 
 from tryon import accounts, db, jobs
 from tryon.safe_http import AddressPolicy, SafeHttp, UnsafeUrl
-from tests.conftest import auth, wait_for_status
+from tests.conftest import auth, wait_for, wait_for_status
 from tests.fakes import make_image_bytes, make_noise_jpeg
 from tests.image_server import LocalHttpServer
 
@@ -270,6 +270,27 @@ def test_a_rerun_job_uses_the_input_an_earlier_run_stored(make_app, make_user, i
     app.extensions["tryon.worker"].start()
     assert wait_for_status(client, key, job_id)["status"] == "completed"
     assert image_server.hits["/gone.jpg"] == 0
+
+
+def test_a_job_requeued_after_a_crash_downloads_again_and_is_charged_once(
+        make_app, make_user, image_server):
+    app = make_app(URL_INPUT_ALLOW="127.0.0.1")
+    image_server.add("/person.jpg", make_image_bytes())
+    user_id, key = make_user(credits=3)
+    client = app.test_client()
+    job_id = post(client, key, {"person_images": image_server.url + "/person.jpg",
+                                "garment_images": (io.BytesIO(make_image_bytes()), "g.jpg")}
+                  ).get_json()["jobId"]
+    conn = db.connect(app.config["DATABASE"])
+    try:
+        jobs.claim(conn, lease_seconds=0.01)   # a run that died before it downloaded anything
+        wait_for(lambda: jobs.recover_expired(conn, max_attempts=3)[0] == [job_id], timeout=5)
+    finally:
+        conn.close()
+    app.extensions["tryon.worker"].start()
+    assert wait_for_status(client, key, job_id)["status"] == "completed"
+    assert image_server.hits["/person.jpg"] == 1
+    assert read_db(app, accounts.balance, user_id) == 2
 
 
 def test_idempotency_keys_work_with_url_inputs(url_app, make_user, image_server):
