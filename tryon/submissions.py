@@ -8,9 +8,10 @@ spells out); the job downloads it (tryon/url_inputs.py says why), so the job row
 URL and the key the download will be stored under.
 
 Submits in one process write their inputs one at a time (the app's "tryon.input_writes"
-lock); checking images and the enqueue transaction still run side by side. Without it, a burst of submits stalled the job worker threads for 100 ms and more
-at BEGIN IMMEDIATE, where SQLite's busy handler backs off in growing sleeps while the
-burst keeps the write lock busy. With it, bench/bench_queue.py's burst of 32 jobs went
+lock); checking images and the enqueue transaction still run side by side. Without it, a
+burst of submits stalled the job worker threads for 100 ms and more at BEGIN IMMEDIATE,
+where SQLite's busy handler backs off in growing sleeps while the burst keeps the write
+lock busy. With it, bench/bench_queue.py's burst of 32 jobs went
 from p50 ~120 / p99 ~300 ms to 13-18 / 49-75 ms, for about 7 % of submit throughput (the
 README's Benchmarks section lists the variants measured).
 """
