@@ -47,6 +47,7 @@ bench: install models
 	$(PY) bench/bench_submit.py
 	$(PY) bench/bench_queue.py --rounds 20
 	$(PY) bench/bench_growth.py --seconds 10
+	$(PY) bench/bench_decode_memory.py
 
 clean:
 	rm -rf $(VENV)

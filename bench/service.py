@@ -102,10 +102,11 @@ class BenchServer:
         finally:
             conn.close()
 
-    def rss_mb(self):
-        """Resident memory of the gunicorn worker (the process that serves and runs jobs)."""
+    def rss_mb(self, field="VmRSS"):
+        """Resident memory of the gunicorn worker (the process that serves and runs jobs);
+        field="VmHWM" gives its peak since it started."""
         pids = [self.process.pid] + _children(self.process.pid)
-        return max(_rss_kb(pid) for pid in pids) / 1024
+        return max(_rss_kb(pid, field) for pid in pids) / 1024
 
 
 def fill_jobs(server, user_id, count, batch=50_000):
@@ -139,10 +140,10 @@ def _children(pid):
     return [int(p) for p in out.split()]
 
 
-def _rss_kb(pid):
+def _rss_kb(pid, field="VmRSS"):
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     except FileNotFoundError:
         pass

@@ -1,5 +1,6 @@
 """Test doubles: a fake provider and image makers. Used by tests only."""
 import io
+import os
 import threading
 
 from PIL import Image, ImageDraw
@@ -13,6 +14,13 @@ def make_image_bytes(size=(512, 640), color=(200, 120, 80), fmt="JPEG", **save_a
                                   fill=(250, 220, 190))
     out = io.BytesIO()
     image.save(out, format=fmt, **save_args)
+    return out.getvalue()
+
+
+def make_noise_jpeg(side):
+    """A JPEG of random pixels: far larger than a photo of the same size."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(out, "JPEG", quality=95)
     return out.getvalue()
 
 

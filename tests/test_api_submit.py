@@ -4,11 +4,12 @@ import threading
 import uuid
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from tryon import accounts, jobs
 from tests.conftest import auth, submit
-from tests.fakes import make_image_bytes
+from tests.fakes import make_image_bytes, make_noise_jpeg
 
 
 def post(client, key, data, **kwargs):
@@ -123,6 +124,15 @@ def test_two_files_in_one_field_is_400(client, make_user):
     data["person_images"] = [(io.BytesIO(make_image_bytes()), "a.jpg"),
                              (io.BytesIO(make_image_bytes()), "b.jpg")]
     assert_error(post(client, key, data), 400, text="exactly one")
+
+
+def test_a_file_and_a_url_in_one_field_is_400_naming_the_field(client, make_user):
+    _, key = make_user()
+    data = files()
+    data["garment_images"] = [(io.BytesIO(make_image_bytes()), "g.jpg"),
+                              "https://example.com/garment.jpg"]
+    body = assert_error(post(client, key, data), 400, text="garment_images")
+    assert "both" in body["error"]
 
 
 def test_url_string_when_url_inputs_are_off_is_400(make_app, make_user):
@@ -325,3 +335,26 @@ def test_lazy_memory_storage_expires_windows():
     assert storage.incr("k", expiry=0.05) == 1
     storage.clear("k")
     assert storage.get("k") == 0
+
+
+def multipart_body(parts, boundary=b"tryon-test-boundary"):
+    """Raw multipart/form-data bytes, for headers a client library would not write."""
+    body = b""
+    for disposition, content in parts:
+        body += (b"--" + boundary + b"\r\nContent-Disposition: form-data; " + disposition
+                 + b"\r\nContent-Type: image/jpeg\r\n\r\n" + content + b"\r\n")
+    return body + b"--" + boundary + b"--\r\n", "multipart/form-data; boundary=" + boundary.decode()
+
+
+# One body under 64 KiB and one over it (tryon.wsgi_input reads those differently).
+@pytest.mark.parametrize("noisy", [False, True], ids=["small-body", "large-body"])
+def test_a_latin1_filename_does_not_hide_the_file(client, make_user, noisy):
+    # "café.jpg" in Latin-1 (0xE9) is not valid UTF-8; werkzeug used to drop the whole form.
+    _, key = make_user()
+    person = make_noise_jpeg(300) if noisy else make_image_bytes()
+    body, content_type = multipart_body([
+        (b'name="person_images"; filename="caf\xe9.jpg"', person),
+        (b'name="garment_images"; filename="g\xfcrtel.jpg"', make_image_bytes())])
+    response = client.post("/api/v1/tryon", data=body, content_type=content_type,
+                           headers=auth(key))
+    assert response.status_code == 202, response.get_json()

@@ -199,6 +199,8 @@ def test_jobs_are_newest_first_and_paginated(owner, app, monkeypatch):
     older = re.search(r'href="(/jobs\?before=\d+)"', first).group(1)
     second = text(client.get(older))
     assert job_ids[0] in second and job_ids[1] not in second and "Older jobs" not in second
+    # Only ASCII digits are a cursor: an Arabic-Indic 3 shows the first page, not seq < 3.
+    assert job_ids[2] in text(client.get("/jobs?before=\u0663"))
 
 
 # --- playground ----------------------------------------------------------------------------

@@ -2,12 +2,14 @@
 image in any of them; an upright colour JPEG keeps its compressed pixels unchanged, every
 other kind is decoded and encoded afresh; damaged files are refused."""
 import io
+import threading
 
 import pytest
 from PIL import Image
 
 from tryon import jpeg
-from tryon.images import ImageRejected, normalize
+from tryon.images import DecodeBudget, ImageRejected, normalize
+from tests.conftest import wait_for
 
 LIMITS = {"max_pixels": 50_000_000, "min_side": 64}
 SECRETS = (b"SecretCamera", b"<x:xmpmeta", b"secret comment", b"ICC_PROFILE", b"<script>")
@@ -149,3 +151,75 @@ def test_a_small_image_is_refused_before_decoding():
 @pytest.mark.parametrize("data", [b"", b"\xff\xd8", b"\xff\xd8\xff\xe0\x00", b"\xff\xd8\x00\x00"])
 def test_a_broken_structure_is_not_whole(data):
     assert not jpeg.is_whole(data)
+
+
+# --- the decode budget ---------------------------------------------------------------------
+
+class Holder:
+    """A thread that reserves `pixels` of a budget and holds them until released."""
+
+    def __init__(self, budget, pixels):
+        self.inside = threading.Event()
+        self.release = threading.Event()
+        self.seen_in_use = None
+        self.thread = threading.Thread(target=self._hold, args=(budget, pixels), daemon=True)
+        self.thread.start()
+
+    def _hold(self, budget, pixels):
+        with budget.reserve(pixels):
+            self.seen_in_use = budget.in_use()
+            self.inside.set()
+            self.release.wait(10)
+
+
+def test_the_budget_never_lets_more_pixels_decode_at_once_and_callers_wait_their_turn():
+    budget = DecodeBudget(100)
+    first = Holder(budget, 60)
+    assert first.inside.wait(5)
+    second = Holder(budget, 60)                 # does not fit beside the first: waits
+    wait_for(lambda: budget.waiting() == 1, timeout=5)
+    third = Holder(budget, 30)                  # would fit, but waits behind the second
+    wait_for(lambda: budget.waiting() == 2, timeout=5)
+    assert not second.inside.is_set() and not third.inside.is_set()
+    assert budget.in_use() == 60
+    first.release.set()
+    assert second.inside.wait(5) and third.inside.wait(5)   # 60 + 30 fit together
+    assert max(second.seen_in_use, third.seen_in_use) == 90
+    second.release.set(), third.release.set()
+    for holder in (first, second, third):
+        holder.thread.join(5)
+    assert budget.in_use() == 0 and budget.waiting() == 0
+
+
+def test_an_image_larger_than_the_budget_decodes_alone():
+    budget = DecodeBudget(100)
+    big = Holder(budget, 500)
+    assert big.inside.wait(5)                   # alone: it does not wait forever
+    small = Holder(budget, 1)
+    wait_for(lambda: budget.waiting() == 1, timeout=5)
+    assert not small.inside.is_set()
+    big.release.set()
+    assert small.inside.wait(5)
+    small.release.set()
+
+
+def png_bytes(image):
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_normalize_decodes_within_the_budget_and_the_kept_jpeg_needs_none():
+    budget = DecodeBudget(1)
+    holder = Holder(budget, 1)                   # the budget is taken
+    assert holder.inside.wait(5)
+    results = []
+    decoding = threading.Thread(target=lambda: results.append(
+        normalize(png_bytes(photo("L")), "x", budget=budget, **LIMITS)), daemon=True)
+    decoding.start()
+    wait_for(lambda: budget.waiting() == 1, timeout=5)   # the PNG waits for its turn...
+    kept = normalize(encoded(photo()), "y", budget=budget, **LIMITS)   # ...a kept JPEG does not
+    assert kept.width == 320 and results == []
+    holder.release.set()
+    decoding.join(10)
+    assert results[0].width == 320 and budget.in_use() == 0

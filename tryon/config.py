@@ -92,6 +92,10 @@ SETTINGS = (
             minimum=0.01),
     Setting("MAX_IMAGE_PIXELS", 40_000_000, int,
             "Largest accepted image, in pixels (decompression bombs are refused).", minimum=1),
+    Setting("DECODE_BUDGET_PIXELS", 40_000_000, int,
+            "Pixels that uploads and URL inputs may be decoding at once, in all (3 to 8 bytes "
+            "of memory each while they do); a decode that does not fit waits its turn. An "
+            "image larger than this still decodes, alone.", minimum=1),
     Setting("MIN_IMAGE_SIDE", 256, int, "Smallest accepted width or height, in pixels.",
             minimum=1),
     Setting("RETENTION_DAYS", 30, float,

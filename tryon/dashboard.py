@@ -96,13 +96,20 @@ def revoke_key(key_id):
 
 @bp.get("/jobs")
 def job_list():
-    before = request.args.get("before", type=int)
+    before = _before_arg()
     rows = jobs.list_for_user(get_db(), current_user.id, limit=JOBS_PER_PAGE + 1,
                               before_seq=before)
     page = rows[:JOBS_PER_PAGE]
     older = page[-1]["seq"] if len(rows) > JOBS_PER_PAGE else None
     return render_template("dashboard/jobs.html", jobs=[job_card(job) for job in page],
                            older=older, is_first_page=before is None)
+
+
+def _before_arg():
+    """The page's `before` cursor; anything but ASCII digits shows the first page (type=int
+    would read "٣" as 3, and "+3" or "1_0" too)."""
+    text = request.args.get("before", "")
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 @bp.get("/jobs/<job_id>")

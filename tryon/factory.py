@@ -10,7 +10,8 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
-from . import db, jobs
+from . import db, jobs, multipart
+from .images import DecodeBudget, ImageNormalizer
 from .job_status import StatusRenderer
 from .metrics import Metrics
 from .processing import JobRunner
@@ -19,6 +20,7 @@ from .lost_results import LostResults
 from .retention import RetentionSweeper
 from .safe_http import AddressPolicy, SafeHttp
 from .storage import ObjectStore, UrlSigner
+from .url_inputs import UrlInputFetcher
 from .webhooks import WebhookSender, parse_retry_schedule
 from .worker import JobWorker
 from .wsgi_input import BlockReadInput
@@ -41,6 +43,7 @@ def create_app(test_config=None, *, start_worker=False):
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or _instance_secret(app.instance_path)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
 
+    multipart.install()  # a Latin-1 filename must not empty the form (tryon/multipart.py)
     app.wsgi_app = BlockReadInput(app.wsgi_app)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
@@ -103,12 +106,18 @@ def _init_services(app):
     providers = default_registry(config)
     app.extensions["tryon.metrics"] = Metrics()
     app.extensions["tryon.signer"] = UrlSigner(config["SECRET_KEY"], config["RESULT_URL_TTL"])
+    app.extensions["tryon.http"] = SafeHttp(AddressPolicy(config["URL_INPUT_ALLOW"]))
+    app.extensions["tryon.images"] = ImageNormalizer(  # uploads and URL inputs share it
+        max_pixels=config["MAX_IMAGE_PIXELS"], min_side=config["MIN_IMAGE_SIDE"],
+        budget=DecodeBudget(config["DECODE_BUDGET_PIXELS"]))
+    url_inputs = UrlInputFetcher(app.extensions["tryon.http"], app.extensions["tryon.images"],
+                                 max_bytes=config["MAX_CONTENT_LENGTH"],
+                                 timeout=config["URL_FETCH_TIMEOUT"])
     runner = JobRunner(store, providers, config, app.extensions["tryon.metrics"],
-                       signer=app.extensions["tryon.signer"])
+                       signer=app.extensions["tryon.signer"], url_inputs=url_inputs)
     app.extensions["tryon.store"] = store
     app.extensions["tryon.input_writes"] = threading.Lock()  # see submissions.py
     app.extensions["tryon.providers"] = providers
-    app.extensions["tryon.http"] = SafeHttp(AddressPolicy(config["URL_INPUT_ALLOW"]))
     lost_results = LostResults(store)
     app.extensions["tryon.status"] = StatusRenderer(
         store, app.extensions["tryon.signer"], config["RESULT_DELIVERY"], config["RETENTION_DAYS"],

@@ -7,8 +7,15 @@ cameras, phones and browsers send most) keeps its compressed pixels as they were
 every other segment dropped (tryon.jpeg): that costs a fraction of a millisecond, where
 decoding and re-encoding a 768x1024 photo costs 10 ms, and adds no compression loss.
 Everything else is decoded and encoded afresh from its pixels.
+
+Decoding is what costs memory, and a small file can hold many pixels: a 47 KB greyscale
+PNG of 6000x6000 decodes to 36 MB, 108 MB more as RGB. A DecodeBudget (one per app) caps
+the pixels being decoded at once in the process; a decode that does not fit waits for
+others to finish. Uploads that keep their compressed pixels do not decode and pass freely.
 """
 import io
+import threading
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps
@@ -35,9 +42,62 @@ class NormalizedImage:
     extension: str = STORED_EXTENSION
 
 
-def normalize(data, label, max_pixels, min_side):
+class DecodeBudget:
+    """At most `pixels` pixels being decoded at once; callers are let in first come, first
+    served. An image larger than the whole budget decodes alone rather than never."""
+
+    def __init__(self, pixels):
+        self.pixels = pixels
+        self._in_use = 0
+        self._next_ticket = 0     # the ticket the next caller draws
+        self._serving = 0         # the ticket whose turn it is
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def reserve(self, pixels):
+        """Wait until `pixels` fit (or nothing else is decoding), hold them for the block."""
+        with self._changed:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            self._changed.wait_for(lambda: ticket == self._serving and self._fits(pixels))
+            self._serving += 1
+            self._in_use += pixels
+            self._changed.notify_all()   # the next ticket may fit beside this one
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._in_use -= pixels
+                self._changed.notify_all()
+
+    def in_use(self):
+        with self._changed:
+            return self._in_use
+
+    def waiting(self):
+        """How many callers wait for their turn."""
+        with self._changed:
+            return self._next_ticket - self._serving
+
+    def _fits(self, pixels):
+        return self._in_use == 0 or self._in_use + pixels <= self.pixels
+
+
+class ImageNormalizer:
+    """normalize() with the app's limits and its decode budget, for submits and URL fetches."""
+
+    def __init__(self, *, max_pixels, min_side, budget):
+        self.max_pixels = max_pixels
+        self.min_side = min_side
+        self.budget = budget
+
+    def normalize(self, data, label):
+        return normalize(data, label, self.max_pixels, self.min_side, self.budget)
+
+
+def normalize(data, label, max_pixels, min_side, budget=None):
     """Check and normalise one upload (see the module docstring). `label` names it in
-    error messages."""
+    error messages; `budget` (a DecodeBudget) bounds the memory decoding takes."""
     if not data:
         raise ImageRejected(f"{label} is empty.")
     image = _open_header(data, label, max_pixels)
@@ -45,19 +105,32 @@ def normalize(data, label, max_pixels, min_side):
     if min(width, height) < min_side:
         raise ImageRejected(
             f"{label} is {width}x{height} pixels; both sides must be at least {min_side} pixels.")
-    orientation = _orientation(image)
-    if image.format == "JPEG" and image.mode == "RGB" and orientation == 1:
+    # A JPEG's EXIF comes before its pixels; other formats are only asked inside the budget,
+    # since Pillow decodes a whole PNG to look for its EXIF chunk.
+    if image.format == "JPEG" and image.mode == "RGB" and _orientation(image) == 1:
         try:
             stripped = jpeg.without_metadata(data)
         except jpeg.JpegDamaged as exc:
             raise ImageRejected(f"{label} is damaged or truncated ({exc}).") from None
         if stripped is not None:
             return NormalizedImage(data=stripped, width=width, height=height)
+    with budget.reserve(width * height) if budget is not None else nullcontext():
+        return _reencoded(image, label)
+
+
+def _reencoded(image, label):
+    """Decode, rotate upright and encode afresh as a JPEG."""
     _decode(image, label)
+    orientation = _orientation(image)
     if orientation != 1:
-        image = ImageOps.exif_transpose(image)
+        upright = ImageOps.exif_transpose(image)
+        image.close()  # one full-size copy at a time
+        image = upright
     width, height = image.size
-    return NormalizedImage(data=encode_jpeg(_flatten(image)), width=width, height=height)
+    flat = _flatten(image)
+    if flat is not image:
+        image.close()  # frees the decoded pixels now: the RGB copy is all the encoder needs
+    return NormalizedImage(data=encode_jpeg(flat), width=width, height=height)
 
 
 def _open_header(data, label, max_pixels):
@@ -100,7 +173,7 @@ def _decode(image, label):
 def _flatten(image):
     """RGB pixels; transparent areas become white (product photos' usual background)."""
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")  # no needless copy
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background

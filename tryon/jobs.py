@@ -30,8 +30,10 @@ class IdempotencyConflict(Exception):
 
 
 def enqueue(conn, *, job_id, user_id, api_key_id, provider, person_key, garment_key,
-            cost, options=None, base_url=None, idempotency=None):
+            cost, options=None, base_url=None, idempotency=None, urls=None):
     """Insert a queued job and debit its cost atomically; raise InsufficientCredits.
+
+    `urls` maps "person" / "garment" to a URL input the job downloads to that key.
 
     `idempotency` is (key, request_hash) or None. When another request with the same key
     won the race, nothing is written and that request's job id is returned; a different
@@ -47,10 +49,11 @@ def enqueue(conn, *, job_id, user_id, api_key_id, provider, person_key, garment_
             _remember_idempotency_key(conn, user_id, job_id, *idempotency)
         conn.execute(
             "INSERT INTO jobs (id, user_id, api_key_id, state, provider, options, cost,"
-            " person_key, garment_key, base_url, created_at, updated_at)"
-            " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)",
+            " person_key, garment_key, person_url, garment_url, base_url, created_at,"
+            " updated_at) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (job_id, user_id, api_key_id, provider, json.dumps(options or {}), cost,
-             person_key, garment_key, base_url, now, now))
+             person_key, garment_key, (urls or {}).get("person"), (urls or {}).get("garment"),
+             base_url, now, now))
         accounts.debit_for_job(conn, user_id, job_id, cost)
     return job_id
 

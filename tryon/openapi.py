@@ -182,7 +182,10 @@ def _schemas():
     image_input = {"oneOf": [
         {"type": "string", "contentMediaType": "application/octet-stream",
          "description": "A JPEG, PNG or WebP file."},
-        {"type": "string", "format": "uri", "description": "An http(s) URL of the image."}]}
+        {"type": "string", "format": "uri",
+         "description": "An http(s) URL of the image, downloaded by the job after the 202: an "
+                        "image that cannot be downloaded or used fails the job with "
+                        "INVALID_PERSON_IMAGE / INVALID_GARMENT_IMAGE."}]}
     timestamp = {"type": "string", "format": "date-time"}
     return {
         "SubmitForm": {

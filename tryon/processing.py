@@ -16,24 +16,29 @@ from PIL import Image
 from . import errors, jobs, jpeg
 from .db import parse_utc
 from .errors import JobFailure
+from .images import ImageRejected
 from .providers import (GenerationRequest, InputImage, JobContext, ProviderError,
                         UnknownProvider)
 from .storage import StorageError
+from .url_inputs import input_label
 
 log = logging.getLogger(__name__)
 
 STORED_RESULT_FORMATS = {"PNG": "png", "JPEG": "jpg"}
+INPUT_ERROR_CODES = {"person": errors.INVALID_PERSON_IMAGE,
+                     "garment": errors.INVALID_GARMENT_IMAGE}
 
 
 class JobRunner:
     """Runs claimed jobs; one instance shared by the worker threads (it keeps no job state)."""
 
-    def __init__(self, store, providers, config, metrics=None, signer=None):
+    def __init__(self, store, providers, config, metrics=None, signer=None, url_inputs=None):
         self.store = store
         self.providers = providers
         self.config = config
         self.metrics = metrics
         self.signer = signer  # signs input URLs for remote providers (see _public_url)
+        self.url_inputs = url_inputs  # UrlInputFetcher: downloads URL inputs (url_inputs.py)
 
     def warm_up(self):
         """Say which provider runs the jobs and what it lacks, then prepare it (e.g. load
@@ -73,6 +78,7 @@ class JobRunner:
 
     def _run(self, conn, job, lease, started):
         provider = self._provider(job)
+        self._download_url_inputs(job)
         request = GenerationRequest(
             job_id=job["id"],
             person=self._load_input(job["person_key"], "person"),
@@ -99,6 +105,29 @@ class JobRunner:
                              f"The {provider.name} provider is not configured: "
                              + "; ".join(problems), step="select_provider")
         return provider
+
+    def _download_url_inputs(self, job):
+        """Download and store the job's URL inputs. An input already stored (an earlier run
+        stopped after storing it) is used as it is: the store writes objects atomically.
+
+        This runs in the job's worker thread, holding it for up to TRYON_URL_FETCH_TIMEOUT
+        per input: simpler than a separate pool, and bounded (README: URL inputs)."""
+        for label, error_code in INPUT_ERROR_CODES.items():
+            url, key = job[f"{label}_url"], job[f"{label}_key"]
+            if url and not self.store.exists(key):
+                self._download(url, key, label, error_code)
+
+    def _download(self, url, key, label, error_code):
+        try:
+            image = self.url_inputs.fetch(url, input_label(label))
+        except ImageRejected as exc:
+            raise JobFailure(error_code, str(exc), step="fetch_inputs") from None
+        try:
+            self.store.put(key, image.data)
+        except StorageError as exc:
+            raise JobFailure(errors.STORAGE_FAILED,
+                             f"The downloaded {label} image could not be stored ({exc}).",
+                             step="fetch_inputs") from None
 
     def _load_input(self, key, label):
         try:

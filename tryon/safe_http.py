@@ -48,6 +48,24 @@ class AddressPolicy:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
             raise FetchFailed(f"the host {host} could not be resolved ({exc})") from None
+        return self._judge(host, infos)
+
+    def check_without_lookup(self, host, port):
+        """Refuse a host that names a non-public address by itself (a numeric address in any
+        spelling, or localhost), without asking DNS: a lookup can take as long as the
+        resolver's timeouts, so callers that must not wait (a submit) use this and leave
+        resolve() to the fetch."""
+        name = host.lower().rstrip(".")
+        if (name == "localhost" or name.endswith(".localhost")) and name not in self.allowed_hosts:
+            raise UnsafeUrl(f"{host} is a loopback name, a non-public address")
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                       flags=socket.AI_NUMERICHOST)  # never a DNS query
+        except (socket.gaierror, UnicodeError):
+            return  # a name: judged when it is resolved
+        self._judge(host, infos)
+
+    def _judge(self, host, infos):
         addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
         trusted_name = host.lower().rstrip(".") in self.allowed_hosts
         for address in addresses:
@@ -109,6 +127,12 @@ class SafeHttp:
         """Check the form of a URL and the addresses it resolves to; return the pinned address."""
         parts = _parse(url)
         return self.policy.resolve(parts.hostname, parts.port or _default_port(parts.scheme))
+
+    def check_url_form(self, url):
+        """The checks on a URL that need no network: its form, and an address it spells
+        out (see AddressPolicy.check_without_lookup). Raises UnsafeUrl."""
+        parts = _parse(url)
+        self.policy.check_without_lookup(parts.hostname, parts.port or _default_port(parts.scheme))
 
     def get(self, url, *, max_bytes, timeout, max_redirects=3):
         """GET `url` (following checked redirects); return (body bytes, content type)."""

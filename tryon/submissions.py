@@ -1,15 +1,17 @@
 """Turning a submitted form into a queued job; shared by the API and the dashboard.
 
-Order matters for "loses nothing": both images are read (uploaded, or fetched from a URL
-through the SSRF guard) and checked before anything is written, then stored, then the job
-row, its debit and its idempotency key are inserted in one transaction; if that fails
-(402, or anything else) the stored images are deleted again.
+Order matters for "loses nothing": both uploaded images are checked before anything is
+written, then stored, then the job row, its debit and its idempotency key are inserted in
+one transaction; if that fails (402, or anything else) the stored images are deleted
+again. A URL input is only checked for what needs no network here (its form, an address it
+spells out); the job downloads it (tryon/url_inputs.py says why), so the job row keeps the
+URL and the key the download will be stored under.
 
 Submits in one process write their inputs one at a time (the app's "tryon.input_writes"
-lock); checking images, downloading URL inputs and the enqueue transaction still run side
-by side. Without it, a burst of submits stalled the job worker threads for 100 ms and more
-at BEGIN IMMEDIATE, where SQLite's busy handler backs off in growing sleeps while the
-burst keeps the write lock busy. With it, bench/bench_queue.py's burst of 32 jobs went
+lock); checking images and the enqueue transaction still run side by side. Without it, a
+burst of submits stalled the job worker threads for 100 ms and more at BEGIN IMMEDIATE,
+where SQLite's busy handler backs off in growing sleeps while the burst keeps the write
+lock busy. With it, bench/bench_queue.py's burst of 32 jobs went
 from p50 ~120 / p99 ~300 ms to 13-18 / 49-75 ms, for about 7 % of submit throughput (the
 README's Benchmarks section lists the variants measured).
 """
@@ -20,14 +22,14 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from . import accounts, errors, jobs
+from . import accounts, errors, jobs, url_inputs
 from .db import get_db
 from .errors import ApiError
-from .images import ImageRejected, normalize
+from .images import STORED_EXTENSION, ImageRejected
 from .safe_http import FetchFailed, UnsafeUrl
 from .storage import StorageError
 
-IMAGE_FIELDS = (("person_images", "person"), ("garment_images", "garment"))
+IMAGE_FIELDS = tuple((field, label) for label, field in url_inputs.FIELDS.items())
 CATEGORIES = ("auto", "tops", "bottoms", "one-pieces")
 MAX_SEED = 2**32 - 1
 MAX_DESCRIPTION_LENGTH = 1000
@@ -65,23 +67,29 @@ def submit_from_request(request, *, user_id, api_key_id=None, base_url=None):
         earlier = _find_earlier(user_id, idempotency)
         if earlier is not None:
             return Submission(earlier, replayed=True)
-    images = {raw.label: _normalized(raw) for raw in raw_inputs}
+    images = {raw.label: _normalized(raw) for raw in raw_inputs if not raw.url}
+    urls = {raw.label: raw.url for raw in raw_inputs if raw.url}
     job_id = str(uuid.uuid4())
-    return _store_and_enqueue(job_id, images, options, user_id, api_key_id, base_url,
+    return _store_and_enqueue(job_id, images, urls, options, user_id, api_key_id, base_url,
                               idempotency)
 
 
-def _store_and_enqueue(job_id, images, options, user_id, api_key_id, base_url, idempotency):
+def _store_and_enqueue(job_id, images, urls, options, user_id, api_key_id, base_url,
+                       idempotency):
     config = current_app.config
     store = current_app.extensions["tryon.store"]
-    with current_app.extensions["tryon.input_writes"]:  # one at a time: see the docstring
-        stored_keys = _store_inputs(store, job_id, images)
+    if images:
+        with current_app.extensions["tryon.input_writes"]:  # one at a time: see the docstring
+            stored_keys = _store_inputs(store, job_id, images)
+    else:
+        stored_keys = {}
+    keys = {**{label: input_key(job_id, label) for label in urls}, **stored_keys}
     try:
         standing_job = jobs.enqueue(
             get_db(), job_id=job_id, user_id=user_id, api_key_id=api_key_id,
-            provider=config["PROVIDER"], person_key=stored_keys["person"],
-            garment_key=stored_keys["garment"], cost=config["JOB_COST"], options=options,
-            base_url=base_url, idempotency=idempotency)
+            provider=config["PROVIDER"], person_key=keys["person"],
+            garment_key=keys["garment"], cost=config["JOB_COST"], options=options,
+            base_url=base_url, idempotency=idempotency, urls=urls)
     except accounts.InsufficientCredits:
         _delete_quietly(store, stored_keys.values())
         raise ApiError(402, f"Insufficient credits: a job costs {config['JOB_COST']} credit(s); "
@@ -127,10 +135,10 @@ def parse_options(form):
 
 
 def _seed(text):
-    try:
-        seed = int(text.strip())
-    except ValueError:
-        seed = -1
+    text = text.strip()
+    # int() also reads other scripts' digits ("٣" is 3) and "+3" or "1_000": the docs
+    # promise ASCII digits, so only those are read.
+    seed = int(text) if text.isascii() and text.isdigit() else -1
     if not 0 <= seed <= MAX_SEED:
         raise ApiError(400, f"seed must be a whole number from 0 to {MAX_SEED}.")
     return seed
@@ -182,11 +190,14 @@ def _idempotency_conflict():
 
 def _raw_input(request, field, label):
     files = request.files.getlist(field)
+    texts = request.form.getlist(field)
     if len(files) > 1:
         raise ApiError(400, f"{field} takes exactly one image file; {len(files)} were sent.")
+    if files and texts:  # which one the caller meant is a guess: refuse rather than pick
+        raise ApiError(400, f"{field} got both an uploaded file and a text value; send one "
+                            "image file or one URL.")
     if files:
         return RawInput(field, label, data=files[0].read())
-    texts = request.form.getlist(field)
     if len(texts) > 1:
         raise ApiError(400, f"{field} takes exactly one image; {len(texts)} were sent.")
     if not texts:
@@ -198,37 +209,32 @@ def _raw_input(request, field, label):
     if not current_app.config["ALLOW_URL_INPUTS"]:
         raise ApiError(400, f"{field} must be an uploaded image file: URL inputs are turned off "
                             "on this server (TRYON_ALLOW_URL_INPUTS).")
+    try:
+        # Only what needs no network: DNS and the download would hold this request thread.
+        current_app.extensions["tryon.http"].check_url_form(text)
+    except UnsafeUrl as exc:
+        raise ApiError(400, f"{field}: the URL could not be used: {exc}.") from None
     return RawInput(field, label, url=text)
 
 
+def input_key(job_id, label):
+    """Where a job's person or garment image is stored (every stored input is a JPEG)."""
+    return f"inputs/{job_id}/{label}.{STORED_EXTENSION}"
+
+
 def _normalized(raw):
-    config = current_app.config
-    data = _fetch(raw) if raw.url else raw.data
     try:
-        return normalize(data, f"{raw.field} ({raw.label} image)",
-                         max_pixels=config["MAX_IMAGE_PIXELS"], min_side=config["MIN_IMAGE_SIDE"])
+        return current_app.extensions["tryon.images"].normalize(
+            raw.data, url_inputs.input_label(raw.label))
     except ImageRejected as exc:
         raise ApiError(400, str(exc)) from None
-
-
-def _fetch(raw):
-    config = current_app.config
-    try:
-        data, content_type = current_app.extensions["tryon.http"].get(
-            raw.url, max_bytes=config["MAX_CONTENT_LENGTH"], timeout=config["URL_FETCH_TIMEOUT"])
-    except (UnsafeUrl, FetchFailed) as exc:
-        raise ApiError(400, f"{raw.field}: the URL could not be used: {exc}.") from None
-    if content_type and not content_type.lower().startswith(("image/", "application/octet-stream")):
-        raise ApiError(400, f"{raw.field}: the URL gave {content_type.split(';')[0]}, "
-                            "not an image.")
-    return data
 
 
 def _store_inputs(store, job_id, images):
     keys = {}
     try:
         for label, image in images.items():
-            key = f"inputs/{job_id}/{label}.{image.extension}"
+            key = input_key(job_id, label)
             store.put(key, image.data)
             keys[label] = key
     except StorageError as exc:
