@@ -5,7 +5,9 @@ Two families:
   {"error": ..., "errorCode": ...} for everything under /api/.
 - JobFailure: a job ends in status "failed"; its code is one of the documented errorCodes.
 """
-from flask import current_app, jsonify
+from flask import current_app, jsonify, render_template
+
+from .security import MACHINE_PATHS
 
 # errorCodes a failed job can carry (documented in the public API docs and the README).
 INVALID_PERSON_IMAGE = "INVALID_PERSON_IMAGE"
@@ -102,7 +104,7 @@ def register_error_handlers(app):
     @app.errorhandler(HTTPException)
     def http_error(exc):
         if not wants_json():
-            return exc
+            return exc if request.path.startswith(MACHINE_PATHS) else _error_page(exc)
         response = error_response(exc.code, _http_message(exc), headers=dict(
             exc.get_response().headers.items()) if exc.code in (405, 429) else None)
         response.headers["Content-Type"] = "application/json"
@@ -114,6 +116,22 @@ def register_error_handlers(app):
         if not wants_json():
             return InternalServerError()
         return error_response(500, "An unexpected server error occurred.", INTERNAL_ERROR)
+
+
+# Titles and texts of the dashboard's error pages; other codes show Werkzeug's own words.
+_PAGE_TEXTS = {
+    403: ("Not allowed", "This page is for admins only."),
+    404: ("Page not found", "There is no such page, or it belongs to another account."),
+}
+
+
+def _error_page(exc):
+    """A dashboard error in the app's layout (navigation, a way back), not Werkzeug's bare
+    page; the headers Werkzeug would send (Allow on a 405, Retry-After) are kept."""
+    title, message = _PAGE_TEXTS.get(exc.code, (exc.name, exc.description))
+    headers = [(name, value) for name, value in exc.get_response().headers.items()
+               if name.lower() not in ("content-type", "content-length")]
+    return render_template("error.html", title=title, message=message), exc.code, headers
 
 
 def _http_message(exc):
