@@ -45,7 +45,8 @@ PAGES = ["/", "/keys", "/jobs", "/credits", "/playground", "/account/password"]
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_pages_need_a_login(client, path):
+def test_pages_need_a_login(client, make_user, path):
+    make_user()                     # with no account at all, "/" leads to the sign-up instead
     response = client.get(path)
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
@@ -264,7 +265,8 @@ def test_the_playground_explains_a_bad_image(owner):
     assert "person_images" in text(response) and "flash-error" in text(response)
 
 
-def test_the_playground_needs_a_login(client):
+def test_the_playground_needs_a_login(client, make_user):
+    make_user()
     response = client.post("/playground", data={**playground_files(),
                                                 "csrf_token": csrf_token(client)})
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")

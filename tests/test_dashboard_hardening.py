@@ -52,3 +52,18 @@ def test_api_and_file_errors_stay_json(app, make_user, conn):
         response = client.get(path, headers=auth(key))
         assert response.mimetype == "application/json", path
         assert set(response.get_json()) == {"error", "errorCode"}, path
+
+
+# --- a fresh server ----------------------------------------------------------------------------
+
+def test_the_first_visitor_of_a_fresh_server_is_sent_to_sign_up(client):
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"] == "/signup"
+    page = text(client.get("/signup"))
+    assert "no account yet" in page and "admin" in page and "Log in to see" not in page
+
+
+def test_with_accounts_the_visitor_is_asked_to_log_in(client, make_user):
+    make_user()
+    response = client.get("/")
+    assert response.headers["Location"].startswith("/login")

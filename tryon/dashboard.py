@@ -21,9 +21,15 @@ LEDGER_ROWS = 100
 
 @bp.before_request
 def require_login():
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
-    return None
+    if current_user.is_authenticated:
+        return None
+    if not accounts.has_users(get_db()):
+        # A fresh server: there is no account to log in with yet, so the first visitor is
+        # sent to create one (it becomes the admin) rather than to a login that cannot work.
+        flash("This server has no account yet. Create the first one: it becomes the "
+              "server's admin.", "info")
+        return redirect(url_for("auth.signup"))
+    return current_app.login_manager.unauthorized()
 
 
 @bp.get("/")
