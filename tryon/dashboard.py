@@ -6,7 +6,7 @@ is answered with 404, as if it did not exist.
 import json
 
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
-                   request, url_for)
+                   request, session, url_for)
 from flask_login import current_user
 
 from . import accounts, api, jobs, submissions, webhooks
@@ -17,6 +17,7 @@ bp = Blueprint("dashboard", __name__)
 
 JOBS_PER_PAGE = 20
 LEDGER_ROWS = 100
+NEW_KEY_SESSION = "new_api_key"
 
 
 @bp.before_request
@@ -49,7 +50,10 @@ def home():
 
 @bp.get("/keys")
 def keys():
-    return _keys_page()
+    # A key created just before (create_key redirected here) is shown this once: popped
+    # from the session as it is read, so a reload shows it no more and creates nothing.
+    new_key = session.pop(NEW_KEY_SESSION, None) or {}
+    return _keys_page(new_key=new_key.get("key"), new_key_name=new_key.get("name"))
 
 
 @bp.post("/keys")
@@ -59,15 +63,21 @@ def create_key():
         flash("Give the key a name, e.g. the machine or app that will use it.", "error")
         return _keys_page(status=400)
     plaintext, key = accounts.create_api_key(get_db(), current_user.id, name)
-    # Rendered, not redirected: the key is shown this once and is never put in the session.
-    return _keys_page(new_key=plaintext, new_key_name=key.name, status=201)
+    # POST/redirect/GET: a reload of the page that shows the key must not POST again (a
+    # second key). The key waits in the session (a signed, HttpOnly cookie that only this
+    # site gets) for the one GET that follows, which removes it.
+    session[NEW_KEY_SESSION] = {"key": plaintext, "name": key.name}
+    return redirect(url_for(".keys"), 303)
 
 
 def _keys_page(new_key=None, new_key_name=None, status=200):
     conn = get_db()
-    return render_template("dashboard/keys.html", keys=accounts.list_api_keys(conn, current_user.id),
+    html = render_template("dashboard/keys.html",
+                           keys=accounts.list_api_keys(conn, current_user.id),
                            webhook_secret=accounts.webhook_secret(conn, current_user.id),
-                           new_key=new_key, new_key_name=new_key_name), status
+                           new_key=new_key, new_key_name=new_key_name)
+    # The page shows secrets (the webhook secret, maybe a new key): no cache may keep it.
+    return html, status, {"Cache-Control": "no-store"}
 
 
 @bp.post("/keys/webhook-secret")
