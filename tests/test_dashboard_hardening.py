@@ -20,6 +20,57 @@ def logged_in(app, make_user, conn, **kwargs):
     login(client, email_of(conn, user_id))
     return client, user_id, key
 
+
+def playground_submit(client, token):
+    files = {"person_images": (io.BytesIO(make_image_bytes()), "person.jpg"),
+             "garment_images": (io.BytesIO(make_image_bytes(color=(30, 90, 200))), "garment.jpg")}
+    return client.post("/playground", data=files,
+                       headers={"X-CSRFToken": token, "Accept": "application/json"})
+
+
+# --- the playground's rate limit ------------------------------------------------------------
+
+def test_the_61st_playground_submit_within_a_minute_is_a_json_429(make_app, make_user, conn):
+    app = make_app(JOB_COST=0)
+    client, _, _ = logged_in(app, make_user, conn)
+    token = csrf_token(client)
+    for number in range(1, 61):
+        response = playground_submit(client, token)
+        assert response.status_code == 202, (number, response.get_json())
+    response = playground_submit(client, token)
+    assert response.status_code == 429
+    assert response.get_json()["errorCode"] == "RATE_LIMITED"
+    assert "60 per 1 minute" in response.get_json()["error"]
+    assert int(response.headers["Retry-After"]) >= 1
+    assert response.headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_the_playground_limit_is_per_user_and_apart_from_the_users_keys(make_app, make_user,
+                                                                         conn):
+    app = make_app(RATE_LIMIT_SUBMIT="2 per minute", JOB_COST=0)
+    client, _, key = logged_in(app, make_user, conn)
+    other, _, _ = logged_in(app, make_user, conn)
+    token, other_token = csrf_token(client), csrf_token(other)
+    assert [playground_submit(client, token).status_code for _ in range(3)] == [202, 202, 429]
+    # Another person has a budget of their own; the user's API key counts on its own too.
+    assert playground_submit(other, other_token).status_code == 202
+    assert submit(client, key).status_code == 202
+    # Logging in again (a fresh session) does not reset the user's count.
+    again = app.test_client()
+    login(again, email_of(conn, 1))
+    assert playground_submit(again, csrf_token(again)).status_code == 429
+
+
+def test_a_rate_limited_playground_form_without_javascript_explains(make_app, make_user, conn):
+    app = make_app(RATE_LIMIT_SUBMIT="1 per minute", JOB_COST=0)
+    client, user_id, _ = logged_in(app, make_user, conn)
+    playground_submit(client, csrf_token(client))
+    files = {"person_images": (io.BytesIO(make_image_bytes()), "p.jpg"),
+             "garment_images": (io.BytesIO(make_image_bytes()), "g.jpg")}
+    response = post_form(client, "/playground", files, follow_redirects=True)
+    assert "Too many requests" in text(response) and "flash-error" in text(response)
+
+
 # --- error pages ------------------------------------------------------------------------------
 
 def test_a_non_admin_at_admin_gets_a_403_page_in_the_layout(app, make_user, conn):

@@ -9,7 +9,7 @@ from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, rend
                    request, session, url_for)
 from flask_login import current_user
 
-from . import accounts, api, jobs, submissions, webhooks
+from . import accounts, api, jobs, ratelimit, submissions, webhooks
 from .db import get_db
 from .errors import ApiError, error_response
 
@@ -196,11 +196,12 @@ def playground_submit():
     script, or redirects to the job page when the form was posted without JavaScript."""
     wants_json = request.accept_mimetypes.best == "application/json"
     try:
+        ratelimit.check_playground_limit(current_user.id)
         submission = submissions.submit_from_request(
             request, user_id=current_user.id, base_url=api.public_base_url())
     except ApiError as exc:
         if wants_json:
-            return error_response(exc.status, exc.message, exc.error_code)
+            return error_response(exc.status, exc.message, exc.error_code, exc.headers)
         flash(exc.message, "error")
         return redirect(url_for(".playground"))
     job_url = url_for(".job_detail", job_id=submission.job_id)
