@@ -71,6 +71,38 @@ def test_a_rate_limited_playground_form_without_javascript_explains(make_app, ma
     assert "Too many requests" in text(response) and "flash-error" in text(response)
 
 
+# --- sign-up's rate limit -------------------------------------------------------------------
+
+def sign_up(client, email):
+    return client.post("/signup", data={"email": email, "password": PASSWORD,
+                                        "confirm": PASSWORD,
+                                        "csrf_token": csrf_token(client, "/signup")})
+
+
+def test_signup_is_limited_per_client_address(make_app, conn):
+    app = make_app(ALLOW_SIGNUP=True, SIGNUP_RATE_LIMIT="3 per hour")
+    assert [sign_up(app.test_client(), f"u{n}@example.com").status_code
+            for n in range(3)] == [302, 302, 302]
+    refused = sign_up(app.test_client(), "u3@example.com")
+    assert refused.status_code == 429 and "Retry-After" in refused.headers
+    assert "Too many sign-up attempts" in text(refused)
+    assert conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 3
+    # Another address is not held up.
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    assert sign_up(elsewhere, "u4@example.com").status_code == 302
+
+
+def test_failed_signups_count_too(make_app):
+    app = make_app(ALLOW_SIGNUP=True, SIGNUP_RATE_LIMIT="2 per hour")
+    client = app.test_client()
+    for _ in range(2):
+        assert client.post("/signup", data={
+            "email": "a@example.com", "password": PASSWORD, "confirm": "different",
+            "csrf_token": csrf_token(client, "/signup")}).status_code == 400
+    assert sign_up(client, "a@example.com").status_code == 429
+
+
 # --- error pages ------------------------------------------------------------------------------
 
 def test_a_non_admin_at_admin_gets_a_403_page_in_the_layout(app, make_user, conn):
