@@ -56,3 +56,12 @@ def test_errors_exit_nonzero_with_a_message(runner):
     assert result.exit_code == 1 and "at least" in result.output
     result = runner.invoke(args=["keys", "revoke", "nonsense"])
     assert result.exit_code == 1
+
+
+def test_users_create_without_a_terminal_says_to_use_password_stdin(app, runner):
+    # Without a terminal click's prompt printed "Aborted!" and a script failed one line later.
+    result = runner.invoke(args=["users", "create", "dan@example.com"], input="")
+    assert result.exit_code == 1 and "--password-stdin" in result.output
+    conn = db.connect(app.config["DATABASE"])
+    assert accounts.find_user_by_email(conn, "dan@example.com") is None
+    conn.close()

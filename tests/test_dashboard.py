@@ -45,7 +45,8 @@ PAGES = ["/", "/keys", "/jobs", "/credits", "/playground", "/account/password"]
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_pages_need_a_login(client, path):
+def test_pages_need_a_login(client, make_user, path):
+    make_user()                     # with no account at all, "/" leads to the sign-up instead
     response = client.get(path)
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
@@ -68,12 +69,18 @@ def test_public_pages_render_anonymously(client):
 def test_a_new_key_is_shown_once_and_works(owner, conn):
     client, user_id, _ = owner
     response = post_form(client, "/keys", {"name": "shop backend"})
-    assert response.status_code == 201
-    key = NEW_KEY.search(text(response)).group(1)
-    assert "data-copy" in text(response)                         # the copy button
+    # POST/redirect/GET: reloading the page that shows the key must not create another.
+    assert response.status_code == 303 and response.headers["Location"] == "/keys"
+    shown = client.get("/keys")
+    key = NEW_KEY.search(text(shown)).group(1)
+    assert "data-copy" in text(shown)                            # the copy button
+    assert shown.headers["Cache-Control"] == "no-store"
     assert client.get("/api/v1/credits", headers=auth(key)).status_code == 200
-    listing = text(client.get("/keys"))
+    reloaded = client.get("/keys")
+    listing = text(reloaded)
     assert "shop backend" in listing and key[:11] in listing and key not in listing
+    assert reloaded.headers["Cache-Control"] == "no-store"     # the webhook secret is on it
+    assert len(accounts.list_api_keys(conn, user_id)) == 2     # make_user's key and this one
 
 
 def test_a_key_needs_a_name(owner, conn):
@@ -266,7 +273,8 @@ def test_the_playground_explains_a_bad_image(owner):
     assert "person_images" in text(response) and "flash-error" in text(response)
 
 
-def test_the_playground_needs_a_login(client):
+def test_the_playground_needs_a_login(client, make_user):
+    make_user()
     response = client.post("/playground", data={**playground_files(),
                                                 "csrf_token": csrf_token(client)})
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")

@@ -24,6 +24,7 @@ bp = Blueprint("auth", __name__)
 
 LOGIN_FAILED = "Wrong email or password."
 TOO_MANY_LOGINS = "Too many failed log-ins for this email. Wait a few minutes and try again."
+TOO_MANY_SIGNUPS = "Too many sign-up attempts from your address. Wait a while and try again."
 
 
 class DashboardUser(UserMixin):
@@ -74,7 +75,7 @@ def admin_required(view):
 @bp.route("/signup", methods=("GET", "POST"))
 def signup():
     conn = get_db()
-    open_signup = current_app.config["ALLOW_SIGNUP"] or not accounts.has_users(conn)
+    open_signup = _signup_open()
     if request.method == "GET":
         return render_template("auth/signup.html", open_signup=open_signup)
     email, password = request.form.get("email", ""), request.form.get("password", "")
@@ -93,6 +94,10 @@ def signup():
     else:
         flash("Welcome! Your account is ready.", "success")
     return redirect(url_for("dashboard.home"))
+
+
+def _signup_open():
+    return current_app.config["ALLOW_SIGNUP"] or not accounts.has_users(get_db())
 
 
 # --- log in and out --------------------------------------------------------------------
@@ -171,16 +176,20 @@ def change_password():
 
 
 @bp.errorhandler(429)
-def too_many_logins(exc):
+def too_many_attempts(exc):
     # flask-limiter adds Retry-After and the X-RateLimit headers to this response.
+    email = request.form.get("email", "")
+    if request.endpoint == "auth.signup":
+        flash(TOO_MANY_SIGNUPS, "error")
+        return render_template("auth/signup.html", open_signup=_signup_open(), email=email), 429
     flash(TOO_MANY_LOGINS, "error")
-    return render_template("auth/login.html", email=request.form.get("email", "")), 429
+    return render_template("auth/login.html", email=email), 429
 
 
 # --- wiring ----------------------------------------------------------------------------
 
 def init_app(app):
-    """Sessions, CSRF and the login rate limit; call after ratelimit.init_app."""
+    """Sessions, CSRF and the login and sign-up rate limits; call after ratelimit.init_app."""
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -200,6 +209,7 @@ def init_app(app):
     app.register_error_handler(CSRFError, _csrf_failed)
     app.register_blueprint(bp)
     _limit_failed_logins(app)
+    _limit_signups(app)
 
 
 def _protect_forms(csrf):
@@ -230,6 +240,19 @@ def _limit_failed_logins(app):
             methods=["POST"], deduct_when=lambda response: response.status_code == 401,
             scope=f"auth.login.{setting.lower()}")(view)
     app.view_functions["auth.login"] = view
+
+
+def _limit_signups(app):
+    """Every sign-up POST counts per client address (accounts come with free credits, and
+    the answers say whether an email is taken); then 429 for a while."""
+    limiter = app.extensions["tryon.limiter"]
+    app.view_functions["auth.signup"] = limiter.limit(
+        lambda: current_app.config["SIGNUP_RATE_LIMIT"], key_func=_signup_bucket,
+        methods=["POST"], scope="auth.signup")(app.view_functions["auth.signup"])
+
+
+def _signup_bucket():
+    return f"signup:{request.remote_addr}"
 
 
 def _login_bucket():

@@ -28,14 +28,20 @@ def _fail(message):
 @users_cli.command("create")
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True,
-              help="Read the password from standard input instead of prompting.")
+              help="Read the password from the first line of standard input instead of "
+                   "asking for it twice on the terminal (for scripts: printf '%s\\n' \"$PW\" | ...).")
 @click.option("--credits", type=click.IntRange(min=0), default=0, show_default=True,
               help="Credits to grant the new user.")
 @click.option("--admin", is_flag=True, help="Make the user an administrator.")
 def create_user(email, password_stdin, credits, admin):
-    """Create a user with EMAIL."""
+    """Create a user with EMAIL. Asks for the password twice (at least 8 characters, not
+    shown), unless --password-stdin."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
+    elif not sys.stdin.isatty():
+        # click.prompt would print "Aborted!" at the end of the input and exit 1, which a
+        # script only notices at its next line ("No user with the email").
+        _fail("no terminal to ask for the password on: give it with --password-stdin.")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     conn = _connect()

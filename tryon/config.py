@@ -124,6 +124,9 @@ SETTINGS = (
             "Let anyone create an account on the dashboard's sign-up page. The first account "
             "(which becomes the admin) can always sign up."),
     Setting("SIGNUP_CREDITS", 10, int, "Credits a new account gets at sign-up.", minimum=0),
+    Setting("SIGNUP_RATE_LIMIT", "10 per hour", rate_limit,
+            "Sign-up attempts allowed per client address (flask-limiter syntax), so that open "
+            "sign-up cannot be scripted into many accounts and their free credits."),
     Setting("LOGIN_RATE_LIMIT", "5 per minute;20 per hour", rate_limit,
             "Failed dashboard logins allowed per client address and email (flask-limiter "
             "syntax); further attempts get 429."),

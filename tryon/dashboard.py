@@ -6,10 +6,10 @@ is answered with 404, as if it did not exist.
 import json
 
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
-                   request, url_for)
+                   request, session, url_for)
 from flask_login import current_user
 
-from . import accounts, api, jobs, submissions, webhooks
+from . import accounts, api, jobs, ratelimit, submissions, webhooks
 from .db import get_db
 from .errors import ApiError, error_response
 
@@ -17,13 +17,20 @@ bp = Blueprint("dashboard", __name__)
 
 JOBS_PER_PAGE = 20
 LEDGER_ROWS = 100
+NEW_KEY_SESSION = "new_api_key"
 
 
 @bp.before_request
 def require_login():
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
-    return None
+    if current_user.is_authenticated:
+        return None
+    if not accounts.has_users(get_db()):
+        # A fresh server: there is no account to log in with yet, so the first visitor is
+        # sent to create one (it becomes the admin) rather than to a login that cannot work.
+        flash("This server has no account yet. Create the first one: it becomes the "
+              "server's admin.", "info")
+        return redirect(url_for("auth.signup"))
+    return current_app.login_manager.unauthorized()
 
 
 @bp.get("/")
@@ -43,7 +50,10 @@ def home():
 
 @bp.get("/keys")
 def keys():
-    return _keys_page()
+    # A key created just before (create_key redirected here) is shown this once: popped
+    # from the session as it is read, so a reload shows it no more and creates nothing.
+    new_key = session.pop(NEW_KEY_SESSION, None) or {}
+    return _keys_page(new_key=new_key.get("key"), new_key_name=new_key.get("name"))
 
 
 @bp.post("/keys")
@@ -53,15 +63,21 @@ def create_key():
         flash("Give the key a name, e.g. the machine or app that will use it.", "error")
         return _keys_page(status=400)
     plaintext, key = accounts.create_api_key(get_db(), current_user.id, name)
-    # Rendered, not redirected: the key is shown this once and is never put in the session.
-    return _keys_page(new_key=plaintext, new_key_name=key.name, status=201)
+    # POST/redirect/GET: a reload of the page that shows the key must not POST again (a
+    # second key). The key waits in the session (a signed, HttpOnly cookie that only this
+    # site gets) for the one GET that follows, which removes it.
+    session[NEW_KEY_SESSION] = {"key": plaintext, "name": key.name}
+    return redirect(url_for(".keys"), 303)
 
 
 def _keys_page(new_key=None, new_key_name=None, status=200):
     conn = get_db()
-    return render_template("dashboard/keys.html", keys=accounts.list_api_keys(conn, current_user.id),
+    html = render_template("dashboard/keys.html",
+                           keys=accounts.list_api_keys(conn, current_user.id),
                            webhook_secret=accounts.webhook_secret(conn, current_user.id),
-                           new_key=new_key, new_key_name=new_key_name), status
+                           new_key=new_key, new_key_name=new_key_name)
+    # The page shows secrets (the webhook secret, maybe a new key): no cache may keep it.
+    return html, status, {"Cache-Control": "no-store"}
 
 
 @bp.post("/keys/webhook-secret")
@@ -187,11 +203,12 @@ def playground_submit():
     script, or redirects to the job page when the form was posted without JavaScript."""
     wants_json = request.accept_mimetypes.best == "application/json"
     try:
+        ratelimit.check_playground_limit(current_user.id)
         submission = submissions.submit_from_request(
             request, user_id=current_user.id, base_url=api.public_base_url())
     except ApiError as exc:
         if wants_json:
-            return error_response(exc.status, exc.message, exc.error_code)
+            return error_response(exc.status, exc.message, exc.error_code, exc.headers)
         flash(exc.message, "error")
         return redirect(url_for(".playground"))
     job_url = url_for(".job_detail", job_id=submission.job_id)

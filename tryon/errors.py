@@ -5,7 +5,9 @@ Two families:
   {"error": ..., "errorCode": ...} for everything under /api/.
 - JobFailure: a job ends in status "failed"; its code is one of the documented errorCodes.
 """
-from flask import current_app, jsonify
+from flask import current_app, jsonify, render_template, request
+
+from .security import MACHINE_PATHS
 
 # errorCodes a failed job can carry (documented in the public API docs and the README).
 INVALID_PERSON_IMAGE = "INVALID_PERSON_IMAGE"
@@ -88,7 +90,6 @@ def error_response(status, message, error_code=None, headers=None):
 
 def register_error_handlers(app):
     """JSON errors for every path under /api/ (404, 405, 413, 429 and 500 included)."""
-    from flask import request
     from werkzeug.exceptions import HTTPException, InternalServerError
 
     def wants_json():
@@ -104,7 +105,7 @@ def register_error_handlers(app):
     @app.errorhandler(HTTPException)
     def http_error(exc):
         if not wants_json():
-            return exc
+            return exc if request.path.startswith(MACHINE_PATHS) else _error_page(exc)
         return error_response(exc.code, _http_message(exc),
                               headers=_protocol_headers(exc, request.environ))
 
@@ -123,6 +124,21 @@ def _protocol_headers(exc, environ):
     malformed response (a declared length longer than the body)."""
     return {name: value for name, value in exc.get_headers(environ)
             if name.lower() not in ("content-type", "content-length")}
+
+
+# Titles and texts of the dashboard's error pages; other codes show Werkzeug's own words.
+_PAGE_TEXTS = {
+    403: ("Not allowed", "This page is for admins only."),
+    404: ("Page not found", "There is no such page, or it belongs to another account."),
+}
+
+
+def _error_page(exc):
+    """A dashboard error in the app's layout (navigation, a way back), not Werkzeug's bare
+    page; the headers Werkzeug would send (Allow on a 405, Retry-After) are kept."""
+    title, message = _PAGE_TEXTS.get(exc.code, (exc.name, exc.description))
+    return (render_template("error.html", title=title, message=message), exc.code,
+            _protocol_headers(exc, request.environ))
 
 
 def _http_message(exc):

@@ -1,10 +1,14 @@
-"""Rate limits on the API, per authenticated API key.
+"""Rate limits on the API, per authenticated API key, and on the playground, per user.
 
 flask-limiter owns the limiter (storage, strategy, the RATELIMIT_* settings) and serves the
 dashboard's decorated limits. For the API the check is made here, straight on the
 limiter's strategy: the API's limits depend only on the endpoint and the authenticated key,
 and flask-limiter's per-request route resolution cost as much as the whole status request
 (bench/bench_status.py). Limits count per key id, never per raw header value.
+
+The playground submits jobs like the API, charged the same, so it gets the same submit
+limit; a user's dashboard session counts like one more API key of that user (its own
+counter), so a script on a key never eats the budget of the person at the browser.
 """
 import threading
 import time
@@ -29,6 +33,7 @@ LIMITED_ENDPOINTS = {
     "api.status": "RATE_LIMIT_STATUS",
     "api.list_jobs": "RATE_LIMIT_STATUS",
     "api.credits": "RATE_LIMIT_STATUS",
+    "dashboard.playground_submit": "RATE_LIMIT_SUBMIT",
 }
 
 
@@ -65,6 +70,11 @@ def check_api_limit(endpoint, key_id):
             raise ApiError(429, f"Too many requests: the limit is {item}; retry in "
                                 f"{retry_after} s.", headers={"Retry-After": str(retry_after)})
     g.rate_limit = tightest
+
+
+def check_playground_limit(user_id):
+    """Count a playground submit against the user's submit limit; raise 429 when over."""
+    check_api_limit("dashboard.playground_submit", f"user:{user_id}")
 
 
 def _hit_fixed_window(storage, item, *identifiers):

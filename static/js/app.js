@@ -126,7 +126,7 @@ async function runTryOn(form) {
     panel.show({ status: "failed", error: body.error, errorCode: body.errorCode });
     return;
   }
-  panel.linkJob(body.jobUrl);
+  panel.setJob(body.jobUrl);
   document.querySelector('[data-testid="balance"]').textContent = body.balance;
   for (;;) {
     const statusResponse = await pollOnce(body.statusUrl, "application/json");
@@ -139,20 +139,30 @@ async function runTryOn(form) {
   }
 }
 
+// The result panel. Its links belong to one run: a new run clears them (so they never point
+// at the previous job), and they show only once that run's job has completed with a result.
 function playgroundPanel() {
   const section = document.getElementById("progress");
   const part = (name) => section.querySelector(`[data-field="${name}"]`);
+  let jobUrl = null;
+  const hideLink = (name) => {
+    part(name).hidden = true;
+    part(name).removeAttribute("href");
+  };
+  const showLink = (name, url) => {
+    part(name).href = url;
+    part(name).hidden = false;
+  };
   return {
     reset() {
+      jobUrl = null;
       section.hidden = false;
       part("figure").hidden = true;
-      part("download").hidden = true;
-      part("job-link").hidden = true;
+      part("image").removeAttribute("src");
       this.show({ status: "processing", message: "Uploading…" });
     },
-    linkJob(url) {
-      part("job-link").href = url;
-      part("job-link").hidden = false;
+    setJob(url) {
+      jobUrl = url;
     },
     show(job) {
       const badge = part("status");
@@ -162,12 +172,15 @@ function playgroundPanel() {
         ? `${job.error || "The job failed."}${job.errorCode ? ` (${job.errorCode})` : ""}`
         : job.message || (job.status === "completed" ? "Done." : "");
       part("bar").hidden = job.status !== "processing";
-      const resultUrl = job.images && job.images.result;
+      const resultUrl = job.status === "completed" && job.images && job.images.result;
       if (resultUrl) {
         part("image").src = resultUrl;
         part("figure").hidden = false;
-        part("download").href = resultUrl;
-        part("download").hidden = false;
+        showLink("download", resultUrl);
+        showLink("job-link", jobUrl);
+      } else {
+        hideLink("download");
+        hideLink("job-link");
       }
     },
   };
