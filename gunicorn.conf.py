@@ -15,8 +15,8 @@ timeout = 120
 # lease expires.
 graceful_timeout = 30
 # The threaded worker (gunicorn's gthread), answering requests refused for their size with
-# the API's JSON errors instead of an HTML page: tryon/gunicorn_worker.py.
-worker_class = "tryon.gunicorn_worker.JsonRefusalsThreadWorker"
+# the API's JSON errors instead of an HTML page: tryon/web/gunicorn_worker.py.
+worker_class = "tryon.web.gunicorn_worker.JsonRefusalsThreadWorker"
 # Request size limits, as large as nginx in front lets through
 # (deploy/nginx-tryon.conf: large_client_header_buffers 4 8k), so that what nginx passes
 # reaches the app, which answers an overlong API key (401) or jobId (404) with its JSON

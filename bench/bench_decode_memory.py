@@ -1,6 +1,6 @@
 """Decode memory: the gunicorn worker's peak resident memory while 8 submits of a small
 file with many pixels (a 6000x6000 greyscale PNG, 36 Mpx, tens of KB) arrive at once,
-against its idle baseline. Such an upload takes the decode path (tryon/images.py): the
+against its idle baseline. Such an upload takes the decode path (tryon/media/images.py): the
 TRYON_DECODE_BUDGET_PIXELS budget decides how many decode at once.
 
     .venv/bin/python bench/bench_decode_memory.py [--budget PIXELS] [--rounds 3]

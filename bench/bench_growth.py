@@ -17,8 +17,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_status import submit_one, wrk  # noqa: E402
 from bench.load import run_load  # noqa: E402
-from bench.service import (BenchServer, alternating_rounds, fill_jobs,  # noqa: E402
-                           multipart_body, need, photo_jpeg)
+from bench.service import (  # noqa: E402
+    BenchServer,
+    alternating_rounds,
+    fill_jobs,
+    multipart_body,
+    need,
+    photo_jpeg,
+)
 
 
 class GrowthServer:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests  # noqa: E402
 
 from bench.service import BenchServer, multipart_body, photo_jpeg  # noqa: E402
-from tryon.db import parse_utc  # noqa: E402
+from tryon.store.db import parse_utc  # noqa: E402
 
 
 def burst(server, key, body, content_type, size):

@@ -19,10 +19,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.service import (BenchServer, alternating_rounds, fill_jobs, median_of_rounds,  # noqa: E402
-                           multipart_body, need, photo_jpeg)
-
 import requests  # noqa: E402
+
+from bench.service import (  # noqa: E402
+    BenchServer,
+    alternating_rounds,
+    fill_jobs,
+    median_of_rounds,
+    multipart_body,
+    need,
+    photo_jpeg,
+)
 
 
 def wrk(url, seconds, headers=(), connections=16):

@@ -1,6 +1,6 @@
 """Submit throughput: accepted jobs per second with two ~300 kB JPEGs per request
 (authentication, rate limit, the checks on both images and their metadata-free copies as
-tryon/images.py makes them, atomic writes, the job row and its debit), against the same
+tryon/media/images.py makes them, atomic writes, the job row and its debit), against the same
 body POSTed to a bare upload endpoint of the same server that only parses the multipart
 form (the baseline), in alternating rounds. Target: >= 100 jobs/s on 2 cores.
 
@@ -17,8 +17,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.load import run_load  # noqa: E402
-from bench.service import (BenchServer, alternating_rounds, median_of_rounds,  # noqa: E402
-                           multipart_body, photo_jpeg)
+from bench.service import (  # noqa: E402
+    BenchServer,
+    alternating_rounds,
+    median_of_rounds,
+    multipart_body,
+    photo_jpeg,
+)
 
 
 def measure(server, key, seconds, clients, rounds):

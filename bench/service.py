@@ -28,9 +28,8 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tryon import accounts, db  # noqa: E402
-from tryon.db import transaction, utcnow  # noqa: E402
-
+from tryon.store import accounts, db  # noqa: E402
+from tryon.store.db import transaction, utcnow  # noqa: E402
 
 # What `make run` and deploy/tryon.service set (see the Makefile); the caller's environment
 # wins, so `MALLOC_MMAP_THRESHOLD_=131072 bench/bench_memory.py` measures another value.

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tryon import accounts, create_app, db
 from tests.fakes import FakeProvider, make_image_bytes
+from tryon import create_app
+from tryon.store import accounts, db
 
 GARMENT_PHOTOS = Path(__file__).parent / "engine" / "garment_photos.py"
 

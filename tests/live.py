@@ -10,9 +10,9 @@ from pathlib import Path
 import requests
 
 from bench.service import MALLOC_SETTINGS, free_port
-from tryon import accounts, db
 from tests.conftest import wait_for
 from tests.fakes import make_image_bytes
+from tryon.store import accounts, db
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"

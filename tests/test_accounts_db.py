@@ -5,7 +5,8 @@ import threading
 
 import pytest
 
-from tryon import accounts, config, db
+from tryon import config
+from tryon.store import accounts, db
 
 
 def test_keys_are_stored_as_hash_and_prefix_only(app, conn):

@@ -1,8 +1,8 @@
 """Listing, canceling and deleting jobs, and the credits endpoint, with the access matrix."""
 import pytest
 
-from tryon import accounts, db
 from tests.conftest import auth, submit, wait_for_status
+from tryon.store import accounts, db
 
 
 def test_list_pages_newest_first_with_a_cursor(client, make_user):

@@ -7,11 +7,12 @@ import time
 
 import pytest
 
-from tryon import accounts, db, jobs
-from tryon.safe_http import AddressPolicy, SafeHttp, UnsafeUrl
 from tests.conftest import auth, wait_for, wait_for_status
 from tests.fakes import make_image_bytes, make_noise_jpeg
 from tests.image_server import LocalHttpServer
+from tryon.media.safe_http import AddressPolicy, SafeHttp, UnsafeUrl
+from tryon.queue import jobs
+from tryon.store import accounts, db
 
 
 def post(client, key, data, headers=None):

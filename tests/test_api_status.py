@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tryon import accounts, db, jobs
-from tryon.providers import ProviderError
 from tests.conftest import auth, submit, wait_for, wait_for_status
+from tryon.providers import ProviderError
+from tryon.queue import jobs
+from tryon.store import accounts, db
 
 STATUS = "/api/v1/tryon/status/{}"
 REPO = Path(__file__).resolve().parents[1]

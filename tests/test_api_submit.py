@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tryon import accounts, jobs
 from tests.conftest import auth, submit
 from tests.fakes import make_image_bytes, make_noise_jpeg
+from tryon.queue import jobs
+from tryon.store import accounts
 
 
 def post(client, key, data, **kwargs):
@@ -205,7 +206,7 @@ def test_job_cost_is_configurable(make_app, make_user):
     client = app.test_client()
     assert submit(client, key).status_code == 202
     assert_error(submit(client, key), 402)
-    from tryon import db
+    from tryon.store import db
     connection = db.connect(app.config["DATABASE"])
     assert accounts.balance(connection, user_id) == 2
     connection.close()
@@ -294,7 +295,7 @@ def test_internal_errors_are_json_500(app, client, make_user, monkeypatch):
 
 def test_storage_failure_at_submit_is_507_and_charges_nothing(app, client, make_user, conn,
                                                              monkeypatch):
-    from tryon.storage import StorageError
+    from tryon.store.objects import StorageError
     user_id, key = make_user(credits=1)
 
     def disk_full(*args, **kwargs):
@@ -324,7 +325,7 @@ def test_submits_write_their_inputs_one_at_a_time(app, make_user, conn):
 
 
 def test_lazy_memory_storage_expires_windows():
-    from tryon.ratelimit import LazyMemoryStorage
+    from tryon.web.ratelimit import LazyMemoryStorage
     storage = LazyMemoryStorage("tryon-memory://")
     assert storage.incr("k", expiry=0.05) == 1
     assert storage.incr("k", expiry=0.05) == 2
@@ -346,7 +347,7 @@ def multipart_body(parts, boundary=b"tryon-test-boundary"):
     return body + b"--" + boundary + b"--\r\n", "multipart/form-data; boundary=" + boundary.decode()
 
 
-# One body under 64 KiB and one over it (tryon.wsgi_input reads those differently).
+# One body under 64 KiB and one over it (tryon.web.wsgi_input reads those differently).
 @pytest.mark.parametrize("noisy", [False, True], ids=["small-body", "large-body"])
 def test_a_latin1_filename_does_not_hide_the_file(client, make_user, noisy):
     # "café.jpg" in Latin-1 (0xE9) is not valid UTF-8; werkzeug used to drop the whole form.

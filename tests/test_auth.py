@@ -2,9 +2,9 @@
 and the wall between the session cookie (dashboard) and API keys (API)."""
 import pytest
 
-from tryon import accounts
 from tests.conftest import auth
 from tests.dashboard_client import PASSWORD, csrf_token, email_of, login, post_form
+from tryon.store import accounts
 
 
 def sign_up(client, email, password=PASSWORD, confirm=None):
@@ -35,7 +35,7 @@ def test_later_signup_is_refused_while_closed(client, make_user):
 def test_open_signup_makes_plain_users_with_signup_credits(make_app, make_user):
     app = make_app(ALLOW_SIGNUP=True, SIGNUP_CREDITS=3)
     client = app.test_client()
-    from tryon import db
+    from tryon.store import db
     conn = db.connect(app.config["DATABASE"])
     accounts.create_user(conn, "admin@example.com", PASSWORD, is_admin=True)
     assert sign_up(client, "new@example.com").status_code == 302
@@ -186,7 +186,7 @@ def test_a_token_of_another_session_is_refused(app, make_user, conn):
 def test_repeated_failed_logins_get_429_whether_or_not_the_email_exists(make_app, make_user):
     app = make_app(LOGIN_RATE_LIMIT="3 per minute")
     client = app.test_client()
-    from tryon import db
+    from tryon.store import db
     conn = db.connect(app.config["DATABASE"])
     accounts.create_user(conn, "real@example.com", PASSWORD)
     conn.close()
@@ -235,7 +235,7 @@ def test_forwarded_headers_are_ignored_without_trusted_proxies(make_app):
 
 def test_successful_logins_do_not_count(make_app):
     app = make_app(LOGIN_RATE_LIMIT="2 per minute")
-    from tryon import db
+    from tryon.store import db
     conn = db.connect(app.config["DATABASE"])
     accounts.create_user(conn, "often@example.com", PASSWORD)
     conn.close()

@@ -1,5 +1,5 @@
 """The administration commands: their names and outputs are a scripted contract."""
-from tryon import accounts, db
+from tryon.store import accounts, db
 
 
 def test_init_db_is_idempotent(runner):

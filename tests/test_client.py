@@ -8,11 +8,11 @@ import pytest
 import requests
 from PIL import Image
 
-from tryon import accounts
-from tryon.client import JobFailed, TryOnClient, TryOnError, main
 from tests.fakes import make_image_bytes
 from tests.image_server import LocalHttpServer
 from tests.live import PROJECT_ROOT, LiveServer
+from tryon.client import JobFailed, TryOnClient, TryOnError, main
+from tryon.store import accounts
 
 
 @pytest.fixture(scope="module")

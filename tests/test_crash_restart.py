@@ -6,9 +6,9 @@ import random
 import pytest
 from PIL import Image
 
-from tryon import accounts
 from tests.conftest import wait_for
 from tests.live import LiveServer
+from tryon.store import accounts
 
 JOBS = 50
 CREDITS = 100

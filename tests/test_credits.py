@@ -1,9 +1,10 @@
 """The credit ledger: one debit per job, one refund per failed job, no overdraft."""
 import threading
 
-from tryon import accounts, db, jobs
-from tryon.providers import ProviderError
 from tests.conftest import submit, wait_for_status
+from tryon.providers import ProviderError
+from tryon.queue import jobs
+from tryon.store import accounts, db
 
 
 def test_parallel_submits_against_a_balance_of_one_accept_exactly_one(make_app, make_user):

@@ -4,11 +4,12 @@ import re
 
 import pytest
 
-from tryon import accounts, jobs
-from tryon.providers import ProviderError
 from tests.conftest import auth, submit, wait_for, wait_for_status
 from tests.dashboard_client import csrf_token, email_of, login, post_form
 from tests.fakes import make_image_bytes
+from tryon.providers import ProviderError
+from tryon.queue import jobs
+from tryon.store import accounts
 
 NEW_KEY = re.compile(r'value="(ta_[0-9a-f]{32})"')
 
@@ -199,7 +200,7 @@ def test_a_failed_job_shows_its_error_code_and_message(make_app, make_user, conn
 
 def test_jobs_are_newest_first_and_paginated(owner, app, monkeypatch):
     client, _, key = owner
-    monkeypatch.setattr("tryon.dashboard.JOBS_PER_PAGE", 2)
+    monkeypatch.setattr("tryon.dashboard.pages.JOBS_PER_PAGE", 2)
     job_ids = [submit(client, key).get_json()["jobId"] for _ in range(3)]
     first = text(client.get("/jobs"))
     assert first.index(job_ids[2]) < first.index(job_ids[1]) and job_ids[0] not in first

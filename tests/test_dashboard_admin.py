@@ -1,9 +1,9 @@
 """/admin: only admins; users (create, disable, grant), queue depth, jobs by status, provider."""
 import pytest
 
-from tryon import accounts
 from tests.conftest import auth, submit
 from tests.dashboard_client import email_of, login, post_form
+from tryon.store import accounts
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from tryon import doc_examples, errors
+from tryon import errors
+from tryon.web import doc_examples
 
 PLACEHOLDER_DOMAIN = doc_examples.PLACEHOLDER_DOMAIN
 BASE_URL = "https://tryon.example.com"

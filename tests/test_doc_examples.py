@@ -7,10 +7,10 @@ import subprocess
 import pytest
 import requests
 
-from tryon import doc_examples
 from tests.fakes import make_image_bytes
 from tests.image_server import LocalHttpServer
 from tests.live import LiveServer
+from tryon.web import doc_examples
 
 DOMAIN = doc_examples.PLACEHOLDER_DOMAIN
 

@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tryon.storage import EXPIRY_STEP_SECONDS, InvalidKey, ObjectStore, UrlSigner
+from tryon.store.objects import EXPIRY_STEP_SECONDS, InvalidKey, ObjectStore, UrlSigner
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from PIL import Image
 from skimage import data
 
 from bench.service import MALLOC_SETTINGS
-from tryon import accounts, db
 from tests.conftest import rgb_jpeg, wait_for
 from tests.live import gunicorn
+from tryon.store import accounts, db
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,5 +68,5 @@ def test_gunicorn_serves_a_try_on_with_the_local_engine_and_stops_cleanly(gunico
     process.send_signal(signal.SIGTERM)
     assert process.wait(40) == 0
     # gunicorn.conf.py was read: it names tryon's threaded worker.
-    assert "Using worker: tryon.gunicorn_worker.JsonRefusalsThreadWorker" in \
+    assert "Using worker: tryon.web.gunicorn_worker.JsonRefusalsThreadWorker" in \
         (instance / "server.log").read_text()

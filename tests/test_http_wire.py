@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tryon import accounts, db
-from tryon.openapi import ERROR_DESCRIPTIONS
 from tests.live import PROJECT_ROOT, gunicorn
+from tryon.store import accounts, db
+from tryon.web.openapi import ERROR_DESCRIPTIONS
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_other_errors_are_well_formed_json(server, method, path, headers, status
                  "UNAUTHORIZED", id="7 KB key"),
     pytest.param("/api/v1/tryon/status/" + "j" * 5000, ["Authorization: Bearer {key}"], 404,
                  "NOT_FOUND", id="5000-character jobId"),
-    # Beyond them gunicorn refuses the request itself (tryon/gunicorn_worker.py).
+    # Beyond them gunicorn refuses the request itself (tryon/web/gunicorn_worker.py).
     pytest.param("/api/v1/credits", ["Authorization: Bearer " + "k" * 10_000], 431,
                  "HEADERS_TOO_LARGE", id="10 KB key"),
     pytest.param("/api/v1/credits", [f"X-Filler-{n}: x" for n in range(101)], 431,

@@ -1,4 +1,4 @@
-"""Uploads as they are stored (tryon.images.normalize): no metadata and nothing after the
+"""Uploads as they are stored (tryon.media.images.normalize): no metadata and nothing after the
 image in any of them; an upright colour JPEG keeps its compressed pixels unchanged, every
 other kind is decoded and encoded afresh; damaged files are refused."""
 import io
@@ -7,9 +7,9 @@ import threading
 import pytest
 from PIL import Image
 
-from tryon import jpeg
-from tryon.images import DecodeBudget, ImageRejected, normalize
 from tests.conftest import wait_for
+from tryon.media import jpeg
+from tryon.media.images import DecodeBudget, ImageRejected, normalize
 
 LIMITS = {"max_pixels": 50_000_000, "min_side": 64}
 SECRETS = (b"SecretCamera", b"<x:xmpmeta", b"secret comment", b"ICC_PROFILE", b"<script>")

@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from tryon import accounts, db
 from tests.conftest import rgb_jpeg, submit, wait_for_status
+from tryon.store import accounts, db
 
 
 @pytest.fixture

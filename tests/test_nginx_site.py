@@ -17,9 +17,9 @@ import pytest
 import requests
 
 from bench.service import free_port
-from tryon import accounts, db
 from tests.conftest import wait_for
 from tests.live import PROJECT_ROOT, gunicorn
+from tryon.store import accounts, db
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed")

@@ -44,7 +44,7 @@ def test_the_document_is_valid_openapi_3_1(client):
 def test_the_webhook_is_described_with_the_headers_we_send(client):
     webhook = client.get("/api/v1/openapi.json").get_json()["webhooks"]["jobFinished"]["post"]
     headers = {p["name"] for p in webhook["parameters"] if p["in"] == "header"}
-    # The names tryon/webhooks.py sends.
+    # The names tryon/queue/webhooks.py sends.
     assert headers == {"Tryon-Signature", "Tryon-Event", "Tryon-Delivery"}
 
 

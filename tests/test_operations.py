@@ -4,11 +4,10 @@ import json
 import logging
 import shutil
 
-
-from tryon import accounts, db
-from tryon.security import API_POLICY
 from tests.conftest import auth, submit, wait_for_status
 from tests.fakes import make_image_bytes
+from tryon.store import accounts, db
+from tryon.web.security import API_POLICY
 
 
 def test_backup_while_running_restores_to_a_working_service(make_app, make_user, tmp_path):

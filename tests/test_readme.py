@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from bench.service import free_port
-from tryon import accounts, config, db, errors
+from tryon import config, errors
+from tryon.store import accounts, db
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

@@ -6,10 +6,9 @@ import os
 import threading
 import time
 
-
-from tryon import accounts, db
 from tests.conftest import auth, submit, wait_for_status
 from tests.fakes import make_image_bytes
+from tryon.store import accounts, db
 
 
 def no_space(*args, **kwargs):

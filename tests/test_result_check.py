@@ -1,4 +1,4 @@
-"""The check of a provider's output before it is stored (tryon.processing): whole PNG and
+"""The check of a provider's output before it is stored (tryon.queue.processing): whole PNG and
 JPEG files of every common kind pass; truncated, damaged or foreign files fail the job."""
 import io
 
@@ -7,7 +7,7 @@ from PIL import Image
 
 from tryon import errors
 from tryon.errors import JobFailure
-from tryon.processing import _check_result_image
+from tryon.queue.processing import _check_result_image
 
 MAX_PIXELS = 50_000_000
 

@@ -2,8 +2,8 @@
 SQLite itself (PRAGMA data_version, total_changes), with no write having to say so."""
 import pytest
 
-from tryon import accounts, db
 from tests.conftest import auth
+from tryon.store import accounts, db
 
 
 class Loader:

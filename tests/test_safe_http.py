@@ -6,8 +6,8 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from tryon.safe_http import AddressPolicy, FetchFailed, SafeHttp
 from tests.loopback import LoopbackServer
+from tryon.media.safe_http import AddressPolicy, FetchFailed, SafeHttp
 
 TRICKLE_PAUSE = 0.05   # seconds between the trickled bytes
 LIMIT = 1.0            # the time limit the client is given

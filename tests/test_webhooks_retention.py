@@ -8,11 +8,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tryon import accounts, db, jobs, webhooks
-from tryon.providers import ProviderError
 from tests.conftest import auth, submit, wait_for, wait_for_status
 from tests.fakes import make_image_bytes
 from tests.image_server import LocalHttpServer
+from tryon.providers import ProviderError
+from tryon.queue import jobs, webhooks
+from tryon.store import accounts, db
 
 
 @pytest.fixture

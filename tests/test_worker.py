@@ -4,12 +4,14 @@ import time
 
 import pytest
 
-from tryon import accounts, db, errors, jobs
-from tryon.processing import JobRunner
-from tryon.providers import ProviderError
-from tryon.storage import StorageError
 from tests.conftest import submit, wait_for, wait_for_status
 from tests.fakes import make_image_bytes
+from tryon import errors
+from tryon.providers import ProviderError
+from tryon.queue import jobs
+from tryon.queue.processing import JobRunner
+from tryon.store import accounts, db
+from tryon.store.objects import StorageError
 
 
 def run_to_end(make_app, make_user, **config):
@@ -66,7 +68,7 @@ def test_misconfigured_provider_is_consumer_config_error(make_app, make_user, fa
 def test_the_worker_logs_at_start_which_provider_runs_jobs_and_what_it_lacks(
         make_app, fake_provider, caplog, problems, level, expected):
     fake_provider.problems = problems
-    with caplog.at_level(logging.INFO, logger="tryon.processing"):
+    with caplog.at_level(logging.INFO, logger="tryon.queue.processing"):
         make_app(start_worker=True)
         wait_for(lambda: any(expected in r.getMessage() and r.levelno == level
                              for r in caplog.records))

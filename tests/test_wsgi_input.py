@@ -6,7 +6,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from tests.conftest import auth
-from tryon.wsgi_input import BLOCK_SIZE, SMALL_BODY, BlockReadInput
+from tryon.web.wsgi_input import BLOCK_SIZE, SMALL_BODY, BlockReadInput
 
 
 class RecordingStream:

@@ -7,7 +7,7 @@ Two families:
 """
 from flask import current_app, jsonify, render_template, request
 
-from .security import MACHINE_PATHS
+from tryon.web.security import MACHINE_PATHS
 
 # errorCodes a failed job can carry (documented in the public API docs and the README).
 INVALID_PERSON_IMAGE = "INVALID_PERSON_IMAGE"

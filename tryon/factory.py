@@ -9,21 +9,24 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from tryon.media.images import DecodeBudget, ImageNormalizer
+from tryon.media.safe_http import AddressPolicy, SafeHttp
+from tryon.media.url_inputs import UrlInputFetcher
+from tryon.queue import jobs
+from tryon.queue.lost_results import LostResults
+from tryon.queue.processing import JobRunner
+from tryon.queue.retention import RetentionSweeper
+from tryon.queue.status import StatusRenderer
+from tryon.queue.webhooks import WebhookSender, parse_retry_schedule
+from tryon.queue.worker import JobWorker
+from tryon.store import db
+from tryon.store.objects import ObjectStore, UrlSigner
+from tryon.web import multipart
+from tryon.web.metrics import Metrics
+from tryon.web.wsgi_input import BlockReadInput
+
 from . import config as settings
-from . import db, jobs, multipart
-from .images import DecodeBudget, ImageNormalizer
-from .job_status import StatusRenderer
-from .metrics import Metrics
-from .processing import JobRunner
 from .providers import default_registry
-from .lost_results import LostResults
-from .retention import RetentionSweeper
-from .safe_http import AddressPolicy, SafeHttp
-from .storage import ObjectStore, UrlSigner
-from .url_inputs import UrlInputFetcher
-from .webhooks import WebhookSender, parse_retry_schedule
-from .worker import JobWorker
-from .wsgi_input import BlockReadInput
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -43,7 +46,7 @@ def create_app(test_config=None, *, start_worker=False):
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or _instance_secret(app.instance_path)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
 
-    multipart.install()  # a Latin-1 filename must not empty the form (tryon/multipart.py)
+    multipart.install()  # a Latin-1 filename must not empty the form (tryon/web/multipart.py)
     app.wsgi_app = BlockReadInput(app.wsgi_app)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
@@ -134,7 +137,8 @@ def _init_services(app):
 
 
 def _register_web(app):
-    from . import api, backup, cli, errors, files, health, metrics, ratelimit, security
+    from tryon import backup, cli, errors
+    from tryon.web import api, files, health, metrics, ratelimit, security
 
     db.init_app(app)
     cli.init_app(app)
@@ -151,10 +155,11 @@ def _register_web(app):
 
 def _register_dashboard(app):
     """The browser side: sessions and CSRF (auth), pages, docs and the OpenAPI document."""
-    from . import admin, auth, dashboard, docs, openapi
+    from tryon.dashboard import admin, auth, pages
+    from tryon.web import docs, openapi
 
     auth.init_app(app)  # after ratelimit.init_app: it limits logins with the app's Limiter
-    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(openapi.bp)

@@ -11,11 +11,16 @@ import pytest
 from PIL import Image
 
 # The same Chromium, its launch and its skip when missing.
-from tests.browser.test_dashboard_browser import (PASSWORD, WAIT_MS, browser,  # noqa: F401
-                                                  pytestmark, screenshot)
+from tests.browser.test_dashboard_browser import (  # noqa: F401
+    PASSWORD,
+    WAIT_MS,
+    browser,
+    pytestmark,
+    screenshot,
+)
 from tests.fakes import make_image_bytes
 from tests.live import LiveServer
-from tryon import accounts
+from tryon.store import accounts
 
 PHONE = {"width": 390, "height": 844}
 ADMIN, USER = "admin@example.com", "user@example.com"

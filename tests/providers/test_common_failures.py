@@ -7,13 +7,13 @@ from typing import Callable
 
 import pytest
 
+from tests.providers.fake_server import Reply
+from tests.providers.fakes import FakeFal, FakeFashn, FakeModelServer, FakeReplicate
 from tryon.providers.fal import FalProvider
 from tryon.providers.fashn import FashnProvider
 from tryon.providers.http import HttpProvider
 from tryon.providers.remote import RetryPolicy
 from tryon.providers.replicate import ReplicateProvider
-from tests.providers.fake_server import Reply
-from tests.providers.fakes import FakeFal, FakeFashn, FakeModelServer, FakeReplicate
 
 ALWAYS = 1000  # "times" for a scripted answer that never stops
 

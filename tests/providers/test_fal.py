@@ -2,9 +2,9 @@
 are followed, and model and platform errors map to our errorCodes."""
 import pytest
 
-from tryon.providers.fal import FalProvider
 from tests.providers.fake_server import Reply, decode_data_uri
 from tests.providers.fakes import FakeFal
+from tryon.providers.fal import FalProvider
 
 
 @pytest.fixture

@@ -1,10 +1,10 @@
 """The fashn provider: what we send FASHN, and how its errors map to our errorCodes."""
 import pytest
 
-from tryon.providers.fashn import FashnProvider
 from tests.fakes import make_image_bytes
 from tests.providers.fake_server import Reply, decode_data_uri
 from tests.providers.fakes import FakeFashn
+from tryon.providers.fashn import FashnProvider
 
 
 @pytest.fixture

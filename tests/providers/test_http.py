@@ -2,9 +2,9 @@
 server."""
 import pytest
 
-from tryon.providers.http import HttpProvider
 from tests.providers.fake_server import Reply, decode_data_uri
 from tests.providers.fakes import FakeModelServer
+from tryon.providers.http import HttpProvider
 
 
 @pytest.fixture
@@ -74,5 +74,6 @@ def test_failed_jobs_report_their_code(model_server, http_app, run_job, code, ex
 
 def _b64_png():
     import base64
+
     from tests.providers.fake_server import png_bytes
     return base64.b64encode(png_bytes()).decode()

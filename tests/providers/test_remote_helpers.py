@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from tryon.processing import _is_public_base_url
+from tests.providers.fake_server import FakeServer, FastTiming, Reply
 from tryon.providers.base import JobContext, ProviderError
 from tryon.providers.remote import RESUME_GRACE, RemoteHttp, _retry_after, job_deadline
-from tests.providers.fake_server import FakeServer, FastTiming, Reply
+from tryon.queue.processing import _is_public_base_url
 
 
 class Echo(FakeServer):

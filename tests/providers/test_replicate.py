@@ -5,9 +5,9 @@ import io
 import pytest
 from PIL import Image
 
-from tryon.providers.replicate import DEFAULT_VERSION, ReplicateProvider
 from tests.providers.fake_server import decode_data_uri
 from tests.providers.fakes import FakeReplicate
+from tryon.providers.replicate import DEFAULT_VERSION, ReplicateProvider
 
 DATA_URL_LIMIT = 256 * 1024
 

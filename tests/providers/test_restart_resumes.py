@@ -2,13 +2,13 @@
 job resumes polling the same remote job: one remote submission, one charge, one result."""
 import pytest
 
-from tryon import accounts
-from tryon.providers import GenerationRequest, InputImage, JobContext, ProviderError
 from tests.conftest import wait_for
 from tests.fakes import make_image_bytes
 from tests.live import LiveServer
 from tests.providers.fake_server import FastTiming
 from tests.providers.test_common_failures import CASES, GOOD_KEYS
+from tryon.providers import GenerationRequest, InputImage, JobContext, ProviderError
+from tryon.store import accounts
 
 CREDITS = 5
 

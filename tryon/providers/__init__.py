@@ -6,8 +6,14 @@ provider is built once per app, on first use.
 """
 import threading
 
-from .base import (GenerationRequest, GenerationResult, InputImage, JobContext, Provider,
-                   ProviderError)
+from .base import (
+    GenerationRequest,
+    GenerationResult,
+    InputImage,
+    JobContext,
+    Provider,
+    ProviderError,
+)
 
 __all__ = ["GenerationRequest", "GenerationResult", "InputImage", "JobContext", "Provider",
            "ProviderError", "ProviderRegistry", "UnknownProvider", "default_registry"]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class InputImage:
-    data: bytes          # encoded image (JPEG as stored by tryon.images)
+    data: bytes          # encoded image (JPEG as stored by tryon.media.images)
     mime: str
     width: int
     height: int

@@ -10,8 +10,16 @@ out the model's sub-path, so we use the ones fal returns rather than building th
 """
 from .. import errors
 from .base import ProviderError
-from .remote import (InputLimits, PolledProvider, RemoteHttp, error_for_status,
-                     image_reference, json_or_empty, missing_settings, remember_remote_job)
+from .remote import (
+    InputLimits,
+    PolledProvider,
+    RemoteHttp,
+    error_for_status,
+    image_reference,
+    json_or_empty,
+    missing_settings,
+    remember_remote_job,
+)
 
 DEFAULT_BASE_URL = "https://queue.fal.run"
 DEFAULT_MODEL = "fal-ai/kling/v1-5/kolors-virtual-try-on"

@@ -8,8 +8,16 @@ request is an HTTP error with {"error": <name>, "message": ...}.
 """
 from .. import errors
 from .base import ProviderError
-from .remote import (InputLimits, PolledProvider, RemoteHttp, error_for_status,
-                     image_reference, json_or_empty, missing_settings, remember_remote_job)
+from .remote import (
+    InputLimits,
+    PolledProvider,
+    RemoteHttp,
+    error_for_status,
+    image_reference,
+    json_or_empty,
+    missing_settings,
+    remember_remote_job,
+)
 
 DEFAULT_BASE_URL = "https://api.fashn.ai"
 DEFAULT_MODEL = "tryon-v1.6"

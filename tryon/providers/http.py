@@ -12,9 +12,18 @@ answer was lost can be sent again safely.
 """
 from .. import errors
 from .base import GenerationResult, Provider, ProviderError
-from .remote import (InputLimits, RemoteHttp, error_for_status, image_reference,
-                     job_deadline, json_or_empty, missing_settings, remember_remote_job,
-                     same_origin, saved_remote_job)
+from .remote import (
+    InputLimits,
+    RemoteHttp,
+    error_for_status,
+    image_reference,
+    job_deadline,
+    json_or_empty,
+    missing_settings,
+    remember_remote_job,
+    same_origin,
+    saved_remote_job,
+)
 
 LIMITS = InputLimits(max_width=2048, max_height=2048, max_inline_bytes=8 * 1024 * 1024)
 RUNNING = ("queued", "running")

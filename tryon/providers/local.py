@@ -31,8 +31,12 @@ class LocalProvider(Provider):
             self._engine.load()
 
     def generate(self, request, context):
-        from ..engine import (GarmentImageError, ModelsMissingError, PersonImageError,
-                              UnsupportedCategoryError)
+        from ..engine import (
+            GarmentImageError,
+            ModelsMissingError,
+            PersonImageError,
+            UnsupportedCategoryError,
+        )
 
         person = _decode(request.person.data, errors.INVALID_PERSON_IMAGE, "person image")
         garment = _decode(request.garment.data, errors.INVALID_GARMENT_IMAGE, "garment image")

@@ -309,7 +309,7 @@ def fit_jpeg(image, limits):
     large for inline use) re-encoded at lower quality and smaller sizes."""
     fits_box = image.width <= limits.max_width and image.height <= limits.max_height
     if fits_box and image.mime == "image/jpeg" and len(image.data) <= limits.max_inline_bytes:
-        return image.data  # already a clean JPEG (tryon.images re-encodes every upload)
+        return image.data  # already a clean JPEG (tryon.media.images re-encodes every upload)
     with Image.open(io.BytesIO(image.data)) as opened:
         picture = opened.convert("RGB")
     scale = min(1.0, limits.max_width / picture.width, limits.max_height / picture.height)

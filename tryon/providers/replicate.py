@@ -8,8 +8,16 @@ canceled. Community models such as IDM-VTON must be run by version id.
 """
 from .. import errors
 from .base import ProviderError
-from .remote import (InputLimits, PolledProvider, RemoteHttp, error_for_status,
-                     image_reference, json_or_empty, missing_settings, remember_remote_job)
+from .remote import (
+    InputLimits,
+    PolledProvider,
+    RemoteHttp,
+    error_for_status,
+    image_reference,
+    json_or_empty,
+    missing_settings,
+    remember_remote_job,
+)
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
 # cuuupid/idm-vton, the version most public integrations pin (TRYON_REPLICATE_VERSION changes it).

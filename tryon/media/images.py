@@ -4,7 +4,7 @@ An upload is accepted only when it is a whole JPEG, PNG or WebP image within the
 limit and above the minimum size. What we store is a JPEG with no metadata, no trailing
 bytes and no polyglot payload, EXIF orientation applied. An upright colour JPEG (what
 cameras, phones and browsers send most) keeps its compressed pixels as they were, with
-every other segment dropped (tryon.jpeg): that costs a fraction of a millisecond, where
+every other segment dropped (tryon.media.jpeg): that costs a fraction of a millisecond, where
 decoding and re-encoding a 768x1024 photo costs 10 ms, and adds no compression loss.
 Everything else is decoded and encoded afresh from its pixels.
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
-from . import jpeg
+from tryon.media import jpeg
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
 ORIENTATION_TAG = 0x0112

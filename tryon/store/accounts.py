@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .db import parse_utc, transaction, utcnow
+from tryon.store.db import parse_utc, transaction, utcnow
 
 KEY_PATTERN = re.compile(r"^ta_[0-9a-f]{32}$")
 PREFIX_LENGTH = len("ta_") + 8

@@ -13,14 +13,21 @@ from urllib.parse import urlsplit
 
 from PIL import Image
 
-from . import errors, jobs, jpeg
-from .db import parse_utc
-from .errors import JobFailure
-from .images import ImageRejected
-from .providers import (GenerationRequest, InputImage, JobContext, ProviderError,
-                        UnknownProvider)
-from .storage import StorageError
-from .url_inputs import input_label
+from tryon import errors
+from tryon.errors import JobFailure
+from tryon.media import jpeg
+from tryon.media.images import ImageRejected
+from tryon.media.url_inputs import input_label
+from tryon.providers import (
+    GenerationRequest,
+    InputImage,
+    JobContext,
+    ProviderError,
+    UnknownProvider,
+)
+from tryon.queue import jobs
+from tryon.store.db import parse_utc
+from tryon.store.objects import StorageError
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ the app under /api/ (and each of its methods) is described here.
 """
 from flask import Blueprint, jsonify
 
-from . import errors
-from .api import public_base_url
+from tryon import errors
+from tryon.web.api import public_base_url
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 
@@ -28,7 +28,7 @@ ERROR_DESCRIPTIONS = {
     507: "The uploaded images could not be stored; nothing was charged.",
 }
 # Refused before any route is chosen, so possible on every operation (gunicorn.conf.py's
-# limits, answered by tryon/gunicorn_worker.py).
+# limits, answered by tryon/web/gunicorn_worker.py).
 REFUSED_FOR_SIZE = (414, 431)
 
 

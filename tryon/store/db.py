@@ -138,7 +138,7 @@ def parse_utc(iso_timestamp):
 def migration_steps():
     """The numbered migration scripts shipped in tryon/migrations, as (number, sql)."""
     steps = []
-    for entry in resources.files("tryon.migrations").iterdir():
+    for entry in resources.files("tryon.store.migrations").iterdir():
         name = entry.name
         if name.endswith(".sql") and name[:4].isdigit():
             steps.append((int(name[:4]), entry.read_text(encoding="utf-8")))

@@ -1,11 +1,20 @@
 """/admin: users (create, disable, grant credits), the queue and the provider's readiness."""
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
-from . import accounts, jobs
-from .auth import admin_required
-from .db import get_db
-from .health import provider_status
+from tryon.dashboard.auth import admin_required
+from tryon.queue import jobs
+from tryon.store import accounts
+from tryon.store.db import get_db
+from tryon.web.health import provider_status
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

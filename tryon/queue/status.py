@@ -7,8 +7,9 @@ result image is gone is answered as failed here and recorded by the worker (lost
 import base64
 import json
 
-from . import errors, jobs, lost_results
-from .storage import StorageError
+from tryon import errors
+from tryon.queue import jobs, lost_results
+from tryon.store.objects import StorageError
 
 PUBLIC_STATUS = {"queued": "processing", "running": "processing",
                  "completed": "completed", "failed": "failed"}

@@ -9,16 +9,31 @@ import hashlib
 import hmac
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
-                   session, url_for)
-from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, \
-    logout_user
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import (
+    LoginManager,
+    UserMixin,
+    current_user,
+    login_required,
+    login_user,
+    logout_user,
+)
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.security import generate_password_hash
 
-from . import accounts
-from .db import get_db
-from .errors import error_response
+from tryon.errors import error_response
+from tryon.store import accounts
+from tryon.store.db import get_db
 
 bp = Blueprint("auth", __name__)
 

@@ -15,7 +15,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from . import db, jobs
+from tryon.queue import jobs
+from tryon.store import db
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,10 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from . import accounts, errors, webhooks
-from .db import transaction, utcnow
+from tryon import errors
+from tryon.queue import webhooks
+from tryon.store import accounts
+from tryon.store.db import transaction, utcnow
 
 
 @dataclass(frozen=True)

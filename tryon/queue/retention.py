@@ -6,7 +6,7 @@ their status says that the images were deleted.
 import logging
 from datetime import datetime, timedelta, timezone
 
-from . import jobs
+from tryon.queue import jobs
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from . import accounts, db
-from .db import transaction, utcnow
-from .safe_http import FetchFailed, UnsafeUrl
+from tryon.media.safe_http import FetchFailed, UnsafeUrl
+from tryon.store import accounts, db
+from tryon.store.db import transaction, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ Order matters for "loses nothing": both uploaded images are checked before anyth
 written, then stored, then the job row, its debit and its idempotency key are inserted in
 one transaction; if that fails (402, or anything else) the stored images are deleted
 again. A URL input is only checked for what needs no network here (its form, an address it
-spells out); the job downloads it (tryon/url_inputs.py says why), so the job row keeps the
+spells out); the job downloads it (tryon/media/url_inputs.py says why), so the job row keeps the
 URL and the key the download will be stored under.
 
 Submits in one process write their inputs one at a time (the app's "tryon.input_writes"
@@ -22,12 +22,15 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from . import accounts, errors, jobs, url_inputs
-from .db import get_db
-from .errors import ApiError
-from .images import STORED_EXTENSION, ImageRejected
-from .safe_http import FetchFailed, UnsafeUrl
-from .storage import StorageError
+from tryon import errors
+from tryon.errors import ApiError
+from tryon.media import url_inputs
+from tryon.media.images import STORED_EXTENSION, ImageRejected
+from tryon.media.safe_http import FetchFailed, UnsafeUrl
+from tryon.queue import jobs
+from tryon.store import accounts
+from tryon.store.db import get_db
+from tryon.store.objects import StorageError
 
 IMAGE_FIELDS = tuple((field, label) for label, field in url_inputs.FIELDS.items())
 CATEGORIES = ("auto", "tops", "bottoms", "one-pieces")

@@ -12,8 +12,8 @@ Reports live in memory: after a restart the next read of the job reports it agai
 import logging
 import threading
 
-from . import jobs
-from .storage import StorageError
+from tryon.queue import jobs
+from tryon.store.objects import StorageError
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """/healthz: is the database reachable, is the worker alive, is the provider ready."""
 from flask import Blueprint, current_app, jsonify
 
-from . import jobs
-from .db import get_db
+from tryon.queue import jobs
+from tryon.store.db import get_db
 
 bp = Blueprint("health", __name__)
 

@@ -1,8 +1,8 @@
 """/docs: the API documentation, with this server's base URL in every example."""
 from flask import Blueprint, current_app, render_template
 
-from . import doc_examples
-from .api import public_base_url
+from tryon.web import doc_examples
+from tryon.web.api import public_base_url
 
 bp = Blueprint("docs", __name__)
 

@@ -17,9 +17,9 @@ from collections import defaultdict
 
 from flask import Blueprint, Response, current_app, g, request
 
-from . import jobs
-from .db import get_db
-from .errors import ApiError
+from tryon.errors import ApiError
+from tryon.queue import jobs
+from tryon.store.db import get_db
 
 JOB_DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
 # Label values must come from fixed sets: every distinct value is a series kept for the

@@ -21,8 +21,8 @@ from limits import parse_many
 from limits.storage import Storage
 from limits.util import WindowStats
 
-from .errors import ApiError
-from .security import MACHINE_PATHS
+from tryon.errors import ApiError
+from tryon.web.security import MACHINE_PATHS
 
 # Writes share the submit limit's setting, reads the status limit's; each endpoint counts
 # on its own.

@@ -1,8 +1,8 @@
 """/files/<objectKey>: objects of the store behind time-limited HMAC-signed URLs."""
 from flask import Blueprint, current_app, request, send_file
 
-from .errors import ApiError
-from .storage import InvalidKey
+from tryon.errors import ApiError
+from tryon.store.objects import InvalidKey
 
 bp = Blueprint("files", __name__)
 

@@ -13,8 +13,8 @@ from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
 from gunicorn.util import write_nonblock
 from gunicorn.workers.gthread import ThreadWorker
 
-from .errors import HTTP_ERROR_CODES
-from .security import API_POLICY
+from tryon.errors import HTTP_ERROR_CODES
+from tryon.web.security import API_POLICY
 
 
 class JsonRefusalsThreadWorker(ThreadWorker):

@@ -8,8 +8,8 @@ included, unanswered. The job's worker thread downloads it instead, through the 
 guard (address checks on every hop, size and time caps), checks the content type and
 normalises the image like an upload. What it cannot use fails the job (see processing.py).
 """
-from .images import ImageRejected
-from .safe_http import FetchFailed, UnsafeUrl
+from tryon.media.images import ImageRejected
+from tryon.media.safe_http import FetchFailed, UnsafeUrl
 
 ACCEPTED_CONTENT_TYPES = ("image/", "application/octet-stream")
 FIELDS = {"person": "person_images", "garment": "garment_images"}

@@ -1,5 +1,7 @@
-import requests
 import time
+
+import requests
+
 
 def generate_tryon(api_key, person_image_path, garment_image_path):
     # Prepare the request

@@ -3,9 +3,11 @@ import uuid
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 
-from . import accounts, jobs, ratelimit, submissions
-from .db import get_db
-from .errors import ApiError, error_response
+from tryon.errors import ApiError, error_response
+from tryon.queue import jobs, submissions
+from tryon.store import accounts
+from tryon.store.db import get_db
+from tryon.web import ratelimit
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

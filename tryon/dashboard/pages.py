@@ -5,13 +5,25 @@ is answered with 404, as if it did not exist.
 """
 import json
 
-from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
-                   request, session, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 
-from . import accounts, api, jobs, ratelimit, submissions, webhooks
-from .db import get_db
-from .errors import ApiError, error_response
+from tryon.errors import ApiError, error_response
+from tryon.queue import jobs, submissions, webhooks
+from tryon.store import accounts
+from tryon.store.db import get_db
+from tryon.web import api, ratelimit
 
 bp = Blueprint("dashboard", __name__)
 
