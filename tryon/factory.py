@@ -137,10 +137,19 @@ def _init_services(app):
 
 
 def _register_web(app):
-    from tryon import backup, cli, errors
-    from tryon.web import api, files, health, metrics, ratelimit, security
+    from tryon import backup, cli
+    from tryon.web import (
+        api,
+        database,
+        errors,
+        files,
+        health,
+        metrics,
+        ratelimit,
+        security,
+    )
 
-    db.init_app(app)
+    database.init_app(app)
     cli.init_app(app)
     backup.init_app(app)
     errors.register_error_handlers(app)

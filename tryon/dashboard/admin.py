@@ -13,7 +13,7 @@ from flask_login import current_user
 from tryon.dashboard.auth import admin_required
 from tryon.queue import jobs
 from tryon.store import accounts
-from tryon.store.db import get_db
+from tryon.web.database import get_db
 from tryon.web.health import provider_status
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -31,9 +31,9 @@ from flask_login import (
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.security import generate_password_hash
 
-from tryon.errors import error_response
 from tryon.store import accounts
-from tryon.store.db import get_db
+from tryon.web.database import get_db
+from tryon.web.errors import error_response
 
 bp = Blueprint("auth", __name__)
 

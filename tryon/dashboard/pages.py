@@ -19,11 +19,12 @@ from flask import (
 )
 from flask_login import current_user
 
-from tryon.errors import ApiError, error_response
+from tryon.errors import ApiError
 from tryon.queue import jobs, submissions, webhooks
 from tryon.store import accounts
-from tryon.store.db import get_db
 from tryon.web import api, ratelimit
+from tryon.web.database import get_db
+from tryon.web.errors import error_response
 
 bp = Blueprint("dashboard", __name__)
 

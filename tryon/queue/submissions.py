@@ -29,8 +29,8 @@ from tryon.media.images import STORED_EXTENSION, ImageRejected
 from tryon.media.safe_http import FetchFailed, UnsafeUrl
 from tryon.queue import jobs
 from tryon.store import accounts
-from tryon.store.db import get_db
 from tryon.store.objects import StorageError
+from tryon.web.database import get_db
 
 IMAGE_FIELDS = tuple((field, label) for label, field in url_inputs.FIELDS.items())
 CATEGORIES = ("auto", "tops", "bottoms", "one-pieces")

@@ -1,7 +1,7 @@
 """SQLite access: connections, transactions and numbered migrations.
 
-Every request gets one connection (`get_db`, closed at teardown); worker threads open their
-own with `connect`. Writes go through `transaction()`, which starts with BEGIN IMMEDIATE so
+Request threads keep one connection each (ThreadConnections; tryon/web/database.py hands
+it to a request); worker threads open their own with `connect`. Writes go through `transaction()`, which starts with BEGIN IMMEDIATE so
 that two writers never deadlock half-way through: the second waits (busy timeout) at BEGIN.
 The API reads keys and jobs through a RowMemo, which SQLite's own counters keep current.
 """
@@ -11,10 +11,6 @@ import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import resources
-
-import click
-from flask import current_app, g
-from flask.cli import with_appcontext
 
 BUSY_TIMEOUT_SECONDS = 30
 
@@ -101,18 +97,6 @@ class RowMemo:
         return row
 
 
-def get_db():
-    if "db" not in g:
-        g.db = current_app.extensions["tryon.connections"].get()
-    return g.db
-
-
-def close_db(exc=None):
-    db = g.pop("db", None)
-    if db is not None and db.in_transaction:
-        db.execute("ROLLBACK")   # never hand an open transaction to the thread's next request
-
-
 @contextmanager
 def transaction(conn):
     """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
@@ -155,7 +139,7 @@ def migrate(conn, lock_path):
     with open(lock_path, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         for number, sql in migration_steps():
-            if _schema_version(conn) >= number:
+            if schema_version(conn) >= number:
                 continue
             try:
                 conn.executescript(
@@ -172,27 +156,5 @@ def migration_lock_path(database_path):
     return database_path + ".migrate-lock"
 
 
-def _schema_version(conn):
+def schema_version(conn):
     return conn.execute("PRAGMA user_version").fetchone()[0]
-
-
-@click.command("init-db")
-@with_appcontext
-def init_db_command():
-    """Create the database or bring it up to the current schema."""
-    conn = connect(current_app.config["DATABASE"])
-    try:
-        applied = migrate(conn, migration_lock_path(current_app.config["DATABASE"]))
-        version = _schema_version(conn)
-    finally:
-        conn.close()
-    if applied:
-        click.echo(f"Applied migrations {applied}; schema version {version}.")
-    else:
-        click.echo(f"Database is up to date (schema version {version}).")
-
-
-def init_app(app):
-    app.extensions["tryon.connections"] = ThreadConnections(app.config["DATABASE"])
-    app.teardown_appcontext(close_db)
-    app.cli.add_command(init_db_command)

@@ -3,11 +3,12 @@ import uuid
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 
-from tryon.errors import ApiError, error_response
+from tryon.errors import ApiError
 from tryon.queue import jobs, submissions
 from tryon.store import accounts
-from tryon.store.db import get_db
 from tryon.web import ratelimit
+from tryon.web.database import get_db
+from tryon.web.errors import error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

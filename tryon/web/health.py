@@ -2,7 +2,7 @@
 from flask import Blueprint, current_app, jsonify
 
 from tryon.queue import jobs
-from tryon.store.db import get_db
+from tryon.web.database import get_db
 
 bp = Blueprint("health", __name__)
 

@@ -19,7 +19,7 @@ from flask import Blueprint, Response, current_app, g, request
 
 from tryon.errors import ApiError
 from tryon.queue import jobs
-from tryon.store.db import get_db
+from tryon.web.database import get_db
 
 JOB_DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
 # Label values must come from fixed sets: every distinct value is a series kept for the
