@@ -4,7 +4,7 @@ import time
 
 from flask import jsonify, request
 
-from tryon import create_app
+from tryon import create_app, services
 from tryon.providers import GenerationResult, Provider
 
 
@@ -22,7 +22,7 @@ class InstantProvider(Provider):
 
 def build():
     app = create_app()
-    app.extensions["tryon.providers"].register("instant", lambda config: InstantProvider())
+    services.of(app).providers.register("instant", lambda config: InstantProvider())
 
     @app.post("/bench/upload")
     def bare_upload():
@@ -33,7 +33,7 @@ def build():
     if csrf is not None:
         csrf.exempt(bare_upload)
 
-    app.extensions["tryon.worker"].start()
+    services.of(app).worker.start()
     return app
 
 

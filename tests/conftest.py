@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from tests.fakes import FakeProvider, make_image_bytes
-from tryon import create_app
+from tryon import create_app, services
 from tryon.store import accounts, db
 
 GARMENT_PHOTOS = Path(__file__).parent / "engine" / "garment_photos.py"
@@ -35,16 +35,16 @@ def make_app(tmp_path, fake_provider):
             **overrides,
         }
         app = create_app(config)
-        app.extensions["tryon.providers"].register("fake", lambda cfg: fake_provider)
+        services.of(app).providers.register("fake", lambda cfg: fake_provider)
         if start_worker:
-            app.extensions["tryon.worker"].start()
+            services.of(app).worker.start()
         apps.append(app)
         return app
 
     yield build
     for app in apps:
         fake_provider.release.set()
-        app.extensions["tryon.worker"].stop(timeout=10)
+        services.of(app).worker.stop(timeout=10)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import time
 from PIL import Image
 from werkzeug.serving import make_server
 
-from tryon import create_app
+from tryon import create_app, services
 from tryon.errors import INVALID_PERSON_IMAGE
 from tryon.providers import GenerationResult, Provider, ProviderError
 
@@ -43,9 +43,9 @@ def main():
     app = create_app()
     delay = float(os.environ.get("TEST_PROVIDER_DELAY", "0"))
     calls_log = os.path.join(app.instance_path, "provider-calls.log")
-    app.extensions["tryon.providers"].register(
+    services.of(app).providers.register(
         "test-slow", lambda config: SlowTestProvider(delay, calls_log))
-    app.extensions["tryon.worker"].start()
+    services.of(app).worker.start()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     print(f"PORT {server.server_port}", flush=True)
     server.serve_forever()

@@ -2,6 +2,7 @@
 import pytest
 
 from tests.conftest import auth, submit, wait_for_status
+from tryon import services
 from tryon.store import accounts, db
 
 
@@ -74,10 +75,10 @@ def test_cancel_a_running_job_discards_its_result(make_app, make_user, fake_prov
     assert fake_provider.entered.wait(10)
     assert client.post(f"/api/v1/tryon/{job_id}/cancel", headers=auth(key)).status_code == 200
     fake_provider.release.set()
-    app.extensions["tryon.worker"].stop()
+    services.of(app).worker.stop()
     body = client.get(f"/api/v1/tryon/status/{job_id}", headers=auth(key)).get_json()
     assert body["errorCode"] == "CANCELED"
-    assert not list(app.extensions["tryon.store"].root.glob("results/*"))
+    assert not list(services.of(app).store.root.glob("results/*"))
     conn = db.connect(app.config["DATABASE"])
     assert accounts.balance(conn, user_id) == 1
     conn.close()
@@ -92,7 +93,7 @@ def test_delete_removes_images_and_record_but_keeps_the_ledger(make_app, make_us
     response = client.delete(f"/api/v1/tryon/{job_id}", headers=auth(key))
     assert response.status_code == 204
     assert client.get(f"/api/v1/tryon/status/{job_id}", headers=auth(key)).status_code == 404
-    assert not [p for p in app.extensions["tryon.store"].root.rglob("*") if p.is_file()]
+    assert not [p for p in services.of(app).store.root.rglob("*") if p.is_file()]
     conn = db.connect(app.config["DATABASE"])
     assert accounts.balance(conn, user_id) == 2 == accounts.ledger_sum(conn, user_id)
     conn.close()

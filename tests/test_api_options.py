@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import auth, wait_for, wait_for_status
 from tests.fakes import make_image_bytes, make_noise_jpeg
 from tests.image_server import LocalHttpServer
+from tryon import services
 from tryon.media.safe_http import AddressPolicy, SafeHttp, UnsafeUrl
 from tryon.queue import jobs
 from tryon.store import accounts, db
@@ -135,7 +136,7 @@ def test_parallel_retries_create_one_job(make_app, make_user):
     conn = db.connect(app.config["DATABASE"])
     assert accounts.balance(conn, user_id) == 4
     conn.close()
-    stored = [p for p in app.extensions["tryon.store"].root.rglob("*") if p.is_file()]
+    stored = [p for p in services.of(app).store.root.rglob("*") if p.is_file()]
     assert len(stored) == 2        # the losers' images were deleted
 
 
@@ -170,7 +171,7 @@ def test_url_inputs_are_fetched_by_the_job(make_app, make_user, image_server):
     job_id = response.get_json()["jobId"]
     assert wait_for_status(client, key, job_id)["status"] == "completed"
     row = read_db(app, jobs.get, job_id)
-    stored = app.extensions["tryon.store"].read(row["person_key"])
+    stored = services.of(app).store.read(row["person_key"])
     assert stored.startswith(b"\xff\xd8")  # normalised like an upload: the PNG is now a JPEG
     assert row["person_url"] == image_server.url + "/person.png"
 
@@ -267,8 +268,8 @@ def test_a_rerun_job_uses_the_input_an_earlier_run_stored(make_app, make_user, i
     response = post(client, key, {"person_images": image_server.url + "/gone.jpg",
                                   "garment_images": (io.BytesIO(make_image_bytes()), "g.jpg")})
     job_id = response.get_json()["jobId"]
-    app.extensions["tryon.store"].put(read_db(app, jobs.get, job_id)["person_key"], make_image_bytes())
-    app.extensions["tryon.worker"].start()
+    services.of(app).store.put(read_db(app, jobs.get, job_id)["person_key"], make_image_bytes())
+    services.of(app).worker.start()
     assert wait_for_status(client, key, job_id)["status"] == "completed"
     assert image_server.hits["/gone.jpg"] == 0
 
@@ -288,7 +289,7 @@ def test_a_job_requeued_after_a_crash_downloads_again_and_is_charged_once(
         wait_for(lambda: jobs.recover_expired(conn, max_attempts=3)[0] == [job_id], timeout=5)
     finally:
         conn.close()
-    app.extensions["tryon.worker"].start()
+    services.of(app).worker.start()
     assert wait_for_status(client, key, job_id)["status"] == "completed"
     assert image_server.hits["/person.jpg"] == 1
     assert read_db(app, accounts.balance, user_id) == 2

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import auth, submit, wait_for, wait_for_status
+from tryon import services
 from tryon.providers import ProviderError
 from tryon.queue import jobs
 from tryon.store import accounts, db
@@ -109,8 +110,8 @@ def completed_then_lost(app, make_user):
     job_id = submit(client, key).get_json()["jobId"]
     body = wait_for_status(client, key, job_id)
     assert body["status"] == "completed"
-    app.extensions["tryon.worker"].stop()
-    app.extensions["tryon.store"].delete(body["result"]["objectKey"])
+    services.of(app).worker.stop()
+    services.of(app).store.delete(body["result"]["objectKey"])
     return client, key, job_id
 
 
@@ -140,7 +141,7 @@ def test_a_poll_of_a_lost_result_answers_failed_and_writes_nothing(worker_app, m
 
 def test_the_repair_fails_and_refunds_a_lost_result_once(worker_app, make_user, conn):
     client, key, job_id = completed_then_lost(worker_app, make_user)
-    lost = worker_app.extensions["tryon.status"].lost
+    lost = services.of(worker_app).status.lost
     answered = status(client, key, job_id).get_json()
     assert lost.repair(conn) == 1
     status(client, key, job_id)                 # reported again: nothing left to record
@@ -154,7 +155,7 @@ def test_the_repair_fails_and_refunds_a_lost_result_once(worker_app, make_user, 
 
 def test_the_repair_leaves_a_job_whose_result_is_back(worker_app, make_user, conn):
     client, key, job_id = completed_then_lost(worker_app, make_user)
-    store, lost = worker_app.extensions["tryon.store"], worker_app.extensions["tryon.status"].lost
+    store, lost = services.of(worker_app).store, services.of(worker_app).status.lost
     status(client, key, job_id)
     key_of_result = f"results/{job_id}.png"
     store.stage(b"restored from a backup", key_of_result).commit(key_of_result)
@@ -167,7 +168,7 @@ def test_the_workers_round_records_a_lost_result(worker_app, make_user, conn):
     _, key = make_user()
     job_id = submit(client, key).get_json()["jobId"]
     body = wait_for_status(client, key, job_id)
-    worker_app.extensions["tryon.store"].delete(body["result"]["objectKey"])
+    services.of(worker_app).store.delete(body["result"]["objectKey"])
     assert status(client, key, job_id).get_json()["errorCode"] == "RESULT_UNAVAILABLE"
     wait_for(lambda: jobs.get(conn, job_id)["state"] == "failed")
     assert refunds(conn, job_id) == 1
@@ -216,7 +217,7 @@ def test_a_key_revoked_by_another_process_fails_at_the_next_poll(app, client, ma
     _, key = make_user()
     job_id = submit(client, key).get_json()["jobId"]
     assert status(client, key, job_id).status_code == 200
-    revoke = ("import sys; from tryon import accounts, db; "
+    revoke = ("import sys; from tryon.store import accounts, db; "
               "accounts.revoke_api_key(db.connect(sys.argv[1]), sys.argv[2])")
     subprocess.run([sys.executable, "-c", revoke, app.config["DATABASE"], key[:11]],
                    cwd=REPO, check=True, timeout=60)

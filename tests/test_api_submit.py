@@ -2,13 +2,13 @@
 import io
 import threading
 import uuid
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from tests.conftest import auth, submit
 from tests.fakes import make_image_bytes, make_noise_jpeg
+from tryon import services
 from tryon.queue import jobs
 from tryon.store import accounts
 
@@ -196,7 +196,7 @@ def test_no_credits_is_402_and_nothing_is_kept(app, client, make_user, conn):
     user_id, key = make_user(credits=0)
     assert_error(submit(client, key), 402, "INSUFFICIENT_CREDITS", "balance is 0")
     assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
-    objects = app.extensions["tryon.store"].root
+    objects = services.of(app).store.root
     assert not objects.exists() or not any(p.is_file() for p in objects.rglob("*"))
 
 
@@ -268,7 +268,7 @@ def test_stored_inputs_are_reencoded_without_metadata_or_payload(app, client, ma
     response = post(client, key, files(person=person))
     assert response.status_code == 202
     job = jobs.get(conn, response.get_json()["jobId"])
-    stored = app.extensions["tryon.store"].read(job["person_key"])
+    stored = services.of(app).store.read(job["person_key"])
     assert b"polyglot" not in stored and b"SecretCamera" not in stored
     image = Image.open(io.BytesIO(stored))
     assert image.format == "JPEG"
@@ -301,27 +301,54 @@ def test_storage_failure_at_submit_is_507_and_charges_nothing(app, client, make_
     def disk_full(*args, **kwargs):
         raise StorageError("No space left on device")
 
-    monkeypatch.setattr(app.extensions["tryon.store"], "put", disk_full)
+    monkeypatch.setattr(services.of(app).store, "put", disk_full)
     assert_error(submit(client, key), 507, "STORAGE_FAILED")
     assert accounts.balance(conn, user_id) == 1
     assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
 
 
-def test_submits_write_their_inputs_one_at_a_time(app, make_user, conn):
-    """While another submit is writing its inputs, a submit checks its images but stores
-    nothing and queues nothing; it finishes once the other is done."""
-    _, key = make_user(credits=1)
+def test_submits_write_their_inputs_one_at_a_time(app, make_user, monkeypatch):
+    """While one submit is writing its inputs, another that has checked its images does
+    not start writing: the store sees one submit's writes, then the other's."""
+    _, key = make_user(credits=2)
+    store, images = services.of(app).store, services.of(app).images
+    events, lock = [], threading.Lock()
+    checked, second_writes = threading.Semaphore(0), threading.Event()
+    real_put, real_normalize = store.put, images.normalize
+
+    def normalize(*args, **kwargs):
+        result = real_normalize(*args, **kwargs)
+        checked.release()
+        return result
+
+    def put(object_key, data):
+        job_id = object_key.split("/")[1]
+        with lock:
+            first = not events
+            events.append(("begin", job_id))
+            if any(job != job_id for _, job in events):
+                second_writes.set()
+        if first:  # hold the first write until the other submit has checked both images
+            for _ in range(4):
+                assert checked.acquire(timeout=15)
+            second_writes.wait(timeout=0.5)   # without the rule it starts writing at once
+        real_put(object_key, data)
+        with lock:
+            events.append(("end", job_id))
+
+    monkeypatch.setattr(images, "normalize", normalize)
+    monkeypatch.setattr(store, "put", put)
     responses = []
-    waiting = threading.Thread(target=lambda: responses.append(submit(app.test_client(), key)))
-    with app.extensions["tryon.input_writes"]:
-        waiting.start()
-        waiting.join(timeout=1)
-        assert waiting.is_alive()
-        assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
-        assert not list((Path(app.instance_path) / "objects").rglob("*.jpg"))
-    waiting.join(timeout=15)
-    assert responses[0].status_code == 202
-    assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 1
+    threads = [threading.Thread(target=lambda: responses.append(submit(app.test_client(), key)))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert [r.status_code for r in responses] == [202, 202]
+    jobs_in_order = [job for _, job in events]
+    first_job = jobs_in_order[0]
+    assert jobs_in_order == [first_job] * 4 + [j for j in jobs_in_order[4:] if j != first_job]
 
 
 def test_lazy_memory_storage_expires_windows():

@@ -4,13 +4,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tryon import services
 from tryon.store.objects import EXPIRY_STEP_SECONDS, InvalidKey, ObjectStore, UrlSigner
 
 
 @pytest.fixture
 def stored(app):
-    app.extensions["tryon.store"].put("results/abc.png", b"\x89PNG fake")
-    return app.extensions["tryon.signer"].signed_path("results/abc.png")
+    services.of(app).store.put("results/abc.png", b"\x89PNG fake")
+    return services.of(app).signer.signed_path("results/abc.png")
 
 
 def parts(path):
@@ -67,7 +68,7 @@ def test_expiry_is_the_ttl_rounded_up_to_a_step():
 
 def test_links_expire(client, app, stored):
     path, expires, signature = parts(stored)
-    signer = app.extensions["tryon.signer"]
+    signer = services.of(app).signer
     assert signer.verify(path.removeprefix("/files/"), expires, signature)
     later = int(expires) + 1
     assert not signer.verify(path.removeprefix("/files/"), expires, signature, now=later)
@@ -94,7 +95,7 @@ def test_store_refuses_keys_that_could_escape(tmp_path, key):
     "/files/results/..%2F..%2Fsecret_key", "/files/results%2f..%2f..%2fsecret_key",
 ])
 def test_traversal_urls_never_serve_files(client, app, path):
-    signer = app.extensions["tryon.signer"]
+    signer = services.of(app).signer
     key = path.removeprefix("/files/")
     expires = int(time.time()) + 60
     response = client.get(path, query_string={"expires": expires,
@@ -104,6 +105,6 @@ def test_traversal_urls_never_serve_files(client, app, path):
 
 
 def test_missing_object_with_valid_signature_is_404(client, app):
-    path = app.extensions["tryon.signer"].signed_path("results/gone.png")
+    path = services.of(app).signer.signed_path("results/gone.png")
     response = client.get(path)
     assert response.status_code == 404

@@ -7,13 +7,14 @@ from PIL import Image
 from skimage import data
 
 from tests.conftest import rgb_jpeg, submit, wait_for_status
+from tryon import services
 from tryon.store import accounts, db
 
 
 @pytest.fixture
 def local_app(make_app):
     app = make_app(start_worker=True, PROVIDER="local", MIN_IMAGE_SIDE=256)
-    if app.extensions["tryon.providers"].get("local").configuration_problems():
+    if services.of(app).providers.get("local").configuration_problems():
         pytest.fail("model files missing: run `python -m tryon.engine.fetch_models`")
     return app
 
@@ -51,13 +52,13 @@ def test_a_cat_is_refused_and_refunded(local_app, make_user, blue_tshirt_jpeg):
 def test_unsupported_category_is_validation_failed(local_app, make_user, blue_tshirt_jpeg):
     client = local_app.test_client()
     _, key = make_user()
-    local_app.extensions["tryon.worker"].stop()
+    services.of(local_app).worker.stop()
     job_id = submit(client, key, person=rgb_jpeg(data.astronaut()),
                     garment=blue_tshirt_jpeg).get_json()["jobId"]
     conn = db.connect(local_app.config["DATABASE"])
     conn.execute("UPDATE jobs SET options = '{\"category\": \"bottoms\"}' WHERE id = ?", (job_id,))
     conn.close()
-    local_app.extensions["tryon.worker"].start()
+    services.of(local_app).worker.start()
     body = wait_for_status(client, key, job_id, timeout=60)
     assert body["errorCode"] == "VALIDATION_FAILED"
     assert "tops" in body["error"]

@@ -8,6 +8,7 @@ import time
 
 from tests.conftest import auth, submit, wait_for_status
 from tests.fakes import make_image_bytes
+from tryon import services
 from tryon.store import accounts, db
 
 
@@ -16,7 +17,7 @@ def no_space(*args, **kwargs):
 
 
 def leftover_files(app):
-    return [p for p in app.extensions["tryon.store"].root.rglob("*") if p.is_file()]
+    return [p for p in services.of(app).store.root.rglob("*") if p.is_file()]
 
 
 def test_disk_full_at_submit_is_507_charges_nothing_and_recovers(app, client, make_user,
@@ -48,7 +49,7 @@ def test_disk_full_at_result_fails_cleanly_with_refund(make_app, make_user, monk
     body = wait_for_status(client, key, job_id)
     monkeypatch.undo()
     assert (body["errorCode"], body["result"]["step"]) == ("STORAGE_FAILED", "store_result")
-    store_root = app.extensions["tryon.store"].root
+    store_root = services.of(app).store.root
     assert not list(store_root.glob("results/*")) and not list(store_root.rglob(".tmp-*"))
     conn = db.connect(app.config["DATABASE"])
     assert accounts.balance(conn, user_id) == 1 == accounts.ledger_sum(conn, user_id)

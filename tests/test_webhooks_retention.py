@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import auth, submit, wait_for, wait_for_status
 from tests.fakes import make_image_bytes
 from tests.image_server import LocalHttpServer
+from tryon import services
 from tryon.providers import ProviderError
 from tryon.queue import jobs, webhooks
 from tryon.store import accounts, db
@@ -110,9 +111,8 @@ def test_pending_delivery_survives_a_restart(make_app, make_user, receiver):
 
 def test_looking_for_due_deliveries_takes_no_write_lock_when_none_is_due(app):
     # The dispatcher looks after every job; finding nothing must not compete for the lock.
-    sender = webhooks.WebhookSender(app.config["DATABASE"], app.extensions["tryon.http"],
-                                    app.extensions["tryon.status"], jobs.get,
-                                    retry_schedule=[1])
+    sender = webhooks.WebhookSender(app.config["DATABASE"], services.of(app).http,
+                                    services.of(app).status, retry_schedule=[1])
     sender.start()
     writer = db.connect(app.config["DATABASE"])
     impatient = sqlite3.connect(app.config["DATABASE"], timeout=0.05, isolation_level=None)
@@ -157,13 +157,13 @@ def test_old_jobs_lose_their_images_and_say_so(make_app, make_user):
     conn = db.connect(app.config["DATABASE"])
     long_ago = (datetime.now(timezone.utc) - timedelta(days=31)).isoformat().replace("+00:00", "Z")
     conn.execute("UPDATE jobs SET finished_at = ? WHERE id = ?", (long_ago, old))
-    sweeper = app.extensions["tryon.worker"]._retention
+    sweeper = services.of(app).worker._retention
     assert sweeper.sweep(conn) == 1
     body = client.get(f"/api/v1/tryon/status/{old}", headers=auth(key)).get_json()
     assert body["status"] == "completed" and "imageUrl" not in body
     assert "deleted after 30 days" in body["message"]
     assert body["result"]["imagesDeleted"] is True
-    store = app.extensions["tryon.store"]
+    store = services.of(app).store
     old_job, fresh_job = jobs.get(conn, old), jobs.get(conn, fresh)
     assert not store.exists(old_job["person_key"]) and not store.exists(old_job["result_key"])
     assert store.exists(fresh_job["person_key"]) and store.exists(fresh_job["result_key"])

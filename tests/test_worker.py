@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import submit, wait_for, wait_for_status
 from tests.fakes import make_image_bytes
-from tryon import errors
+from tryon import errors, services
 from tryon.providers import ProviderError
 from tryon.queue import jobs
 from tryon.queue.processing import JobRunner
@@ -95,13 +95,13 @@ def _submit_and_break(app, make_user, break_job):
     conn = db.connect(app.config["DATABASE"])
     break_job(conn, jobs.get(conn, job_id))
     conn.close()
-    app.extensions["tryon.worker"].start()
+    services.of(app).worker.start()
     return wait_for_status(client, key, job_id)
 
 
 def test_missing_input_is_r2_fetch_failed(make_app, make_user):
     app = make_app()
-    store = app.extensions["tryon.store"]
+    store = services.of(app).store
     body = _submit_and_break(app, make_user, lambda conn, job: store.delete(job["person_key"]))
     assert body["errorCode"] == errors.R2_FETCH_FAILED
     assert body["result"]["step"] == "load_inputs"
@@ -109,7 +109,7 @@ def test_missing_input_is_r2_fetch_failed(make_app, make_user):
 
 def test_corrupt_input_is_queue_invalid_input_data(make_app, make_user):
     app = make_app()
-    store = app.extensions["tryon.store"]
+    store = services.of(app).store
     body = _submit_and_break(app, make_user,
                              lambda conn, job: store.put(job["garment_key"], b"garbage"))
     assert body["errorCode"] == errors.QUEUE_INVALID_INPUT_DATA
@@ -117,7 +117,7 @@ def test_corrupt_input_is_queue_invalid_input_data(make_app, make_user):
 
 def test_result_write_failure_is_storage_failed(make_app, make_user, monkeypatch):
     app = make_app()
-    store = app.extensions["tryon.store"]
+    store = services.of(app).store
 
     def disk_full(data, near):
         raise StorageError("No space left on device")
@@ -149,7 +149,7 @@ def test_expired_lease_is_requeued_and_the_job_completes(make_app, make_user, fa
     job, lease = jobs.claim(conn, lease_seconds=0.01)   # a worker that then died
     assert job["id"] == job_id
     time.sleep(0.02)
-    app.extensions["tryon.worker"].start()
+    services.of(app).worker.start()
     body = wait_for_status(client, key, job_id)
     assert body["status"] == "completed"
     assert body["result"]["timings"]["attempt"] == 2
@@ -219,7 +219,7 @@ def test_stop_lets_the_running_job_finish(make_app, make_user, fake_provider):
     job_id = submit(client, key).get_json()["jobId"]
     assert fake_provider.entered.wait(10)
     fake_provider.release.set()
-    app.extensions["tryon.worker"].stop(timeout=10)
+    services.of(app).worker.stop(timeout=10)
     conn = db.connect(app.config["DATABASE"])
     assert jobs.get(conn, job_id)["state"] == "completed"
     conn.close()

@@ -16,6 +16,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from tryon import services
+
 
 def backup_instance(database_path, objects_root, secret_path, destination):
     """Write tryon.sqlite3, objects/ and secret_key into `destination` (new or empty)."""
@@ -55,7 +57,7 @@ def _copy_objects(root, target):
 def backup_command(destination):
     """Copy the database, the stored images and the secret into DESTINATION."""
     app = current_app
-    copied = backup_instance(app.config["DATABASE"], app.extensions["tryon.store"].root,
+    copied = backup_instance(app.config["DATABASE"], services.of(app).store.root,
                              os.path.join(app.instance_path, "secret_key"), destination)
     click.echo(f"Backed up the database and {copied} objects to {destination}.", err=True)
 

@@ -3,7 +3,6 @@ import logging
 import os
 import secrets
 import tempfile
-import threading
 from pathlib import Path
 
 from flask import Flask
@@ -12,11 +11,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from tryon.media.images import DecodeBudget, ImageNormalizer
 from tryon.media.safe_http import AddressPolicy, SafeHttp
 from tryon.media.url_inputs import UrlInputFetcher
-from tryon.queue import jobs
 from tryon.queue.lost_results import LostResults
 from tryon.queue.processing import JobRunner
 from tryon.queue.retention import RetentionSweeper
 from tryon.queue.status import StatusRenderer
+from tryon.queue.submissions import Submissions
 from tryon.queue.webhooks import WebhookSender, parse_retry_schedule
 from tryon.queue.worker import JobWorker
 from tryon.store import db
@@ -26,6 +25,7 @@ from tryon.web.metrics import Metrics
 from tryon.web.wsgi_input import BlockReadInput
 
 from . import config as settings
+from . import services
 from .providers import default_registry
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +56,7 @@ def create_app(test_config=None, *, start_worker=False):
     _init_services(app)
     _register_web(app)
     if start_worker:
-        app.extensions["tryon.worker"].start()
+        services.of(app).worker.start()
     return app
 
 
@@ -107,33 +107,33 @@ def _init_services(app):
     config = app.config
     store = ObjectStore(os.path.join(app.instance_path, "objects"))
     providers = default_registry(config)
-    app.extensions["tryon.metrics"] = Metrics()
-    app.extensions["tryon.signer"] = UrlSigner(config["SECRET_KEY"], config["RESULT_URL_TTL"])
-    app.extensions["tryon.http"] = SafeHttp(AddressPolicy(config["URL_INPUT_ALLOW"]))
-    app.extensions["tryon.images"] = ImageNormalizer(  # uploads and URL inputs share it
+    metrics = Metrics()
+    signer = UrlSigner(config["SECRET_KEY"], config["RESULT_URL_TTL"])
+    http = SafeHttp(AddressPolicy(config["URL_INPUT_ALLOW"]))
+    images = ImageNormalizer(  # uploads and URL inputs share it
         max_pixels=config["MAX_IMAGE_PIXELS"], min_side=config["MIN_IMAGE_SIDE"],
         budget=DecodeBudget(config["DECODE_BUDGET_PIXELS"]))
-    url_inputs = UrlInputFetcher(app.extensions["tryon.http"], app.extensions["tryon.images"],
-                                 max_bytes=config["MAX_CONTENT_LENGTH"],
+    url_inputs = UrlInputFetcher(http, images, max_bytes=config["MAX_CONTENT_LENGTH"],
                                  timeout=config["URL_FETCH_TIMEOUT"])
-    runner = JobRunner(store, providers, config, app.extensions["tryon.metrics"],
-                       signer=app.extensions["tryon.signer"], url_inputs=url_inputs)
-    app.extensions["tryon.store"] = store
-    app.extensions["tryon.input_writes"] = threading.Lock()  # see submissions.py
-    app.extensions["tryon.providers"] = providers
+    runner = JobRunner(store, providers, config, metrics, signer=signer, url_inputs=url_inputs)
     lost_results = LostResults(store)
-    app.extensions["tryon.status"] = StatusRenderer(
-        store, app.extensions["tryon.signer"], config["RESULT_DELIVERY"], config["RETENTION_DAYS"],
-        lost_results)
+    status = StatusRenderer(store, signer, config["RESULT_DELIVERY"], config["RETENTION_DAYS"],
+                            lost_results)
     webhook_sender = WebhookSender(
-        config["DATABASE"], app.extensions["tryon.http"], app.extensions["tryon.status"],
-        jobs.get, retry_schedule=parse_retry_schedule(config["WEBHOOK_RETRY_SECONDS"]),
-        public_base_url=config["PUBLIC_BASE_URL"])
-    app.extensions["tryon.worker"] = JobWorker(
+        config["DATABASE"], http, status, retry_schedule=parse_retry_schedule(
+            config["WEBHOOK_RETRY_SECONDS"]), public_base_url=config["PUBLIC_BASE_URL"])
+    worker = JobWorker(
         config["DATABASE"], runner, threads=config["WORKERS"],
         lease_seconds=config["JOB_LEASE_SECONDS"], max_attempts=config["JOB_MAX_ATTEMPTS"],
         webhooks=webhook_sender, retention=RetentionSweeper(store, config["RETENTION_DAYS"]),
         lost_results=lost_results)
+    submissions = Submissions(
+        store=store, http=http, images=images, worker=worker, provider=config["PROVIDER"],
+        job_cost=config["JOB_COST"], allow_url_inputs=config["ALLOW_URL_INPUTS"])
+    services.install(app, services.Services(
+        connections=db.ThreadConnections(config["DATABASE"]), store=store, signer=signer,
+        metrics=metrics, providers=providers, http=http, images=images, status=status,
+        worker=worker, submissions=submissions))
 
 
 def _register_web(app):
@@ -158,7 +158,7 @@ def _register_web(app):
     app.register_blueprint(api.bp)
     app.register_blueprint(files.bp)
     app.register_blueprint(health.bp)
-    ratelimit.init_app(app)
+    services.of(app).limiter = ratelimit.init_app(app)
     _register_dashboard(app)
 
 

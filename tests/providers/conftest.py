@@ -7,6 +7,7 @@ import pytest
 from tests.conftest import auth, wait_for_status
 from tests.fakes import make_image_bytes
 from tests.providers.fake_server import FastTiming
+from tryon import services
 
 
 @pytest.fixture
@@ -20,9 +21,9 @@ def provider_app(make_app, timing):
     from the app config as in production but with the fast clock."""
     def build(name, provider_class, **config):
         app = make_app(PROVIDER=name, **{"PROVIDER_TIMEOUT": 60, **config})
-        app.extensions["tryon.providers"].register(
+        services.of(app).providers.register(
             name, lambda cfg: provider_class.from_config(cfg, timing=timing))
-        app.extensions["tryon.worker"].start()
+        services.of(app).worker.start()
         return app
     return build
 

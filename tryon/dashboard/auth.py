@@ -31,6 +31,7 @@ from flask_login import (
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.security import generate_password_hash
 
+from tryon import services
 from tryon.store import accounts
 from tryon.web.database import get_db
 from tryon.web.errors import error_response
@@ -246,7 +247,7 @@ def _csrf_failed(exc):
 def _limit_failed_logins(app):
     """Failed logins (401) count per client address and email, and per address alone (a
     looser limit, against one address trying many accounts); then 429 for a while."""
-    limiter = app.extensions["tryon.limiter"]
+    limiter = services.of(app).limiter
     view = app.view_functions["auth.login"]
     for setting, bucket in (("LOGIN_RATE_LIMIT", _login_bucket),
                             ("LOGIN_ADDRESS_RATE_LIMIT", _login_address_bucket)):
@@ -260,7 +261,7 @@ def _limit_failed_logins(app):
 def _limit_signups(app):
     """Every sign-up POST counts per client address (accounts come with free credits, and
     the answers say whether an email is taken); then 429 for a while."""
-    limiter = app.extensions["tryon.limiter"]
+    limiter = services.of(app).limiter
     app.view_functions["auth.signup"] = limiter.limit(
         lambda: current_app.config["SIGNUP_RATE_LIMIT"], key_func=_signup_bucket,
         methods=["POST"], scope="auth.signup")(app.view_functions["auth.signup"])

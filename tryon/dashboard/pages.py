@@ -19,8 +19,9 @@ from flask import (
 )
 from flask_login import current_user
 
+from tryon import services
 from tryon.errors import ApiError
-from tryon.queue import jobs, submissions, webhooks
+from tryon.queue import jobs, webhooks
 from tryon.store import accounts
 from tryon.web import api, ratelimit
 from tryon.web.database import get_db
@@ -193,8 +194,8 @@ def _image_links(job):
     """Signed /files/ paths of the job's person, garment and result images that exist."""
     if job["images_deleted_at"]:
         return {}
-    store = current_app.extensions["tryon.store"]
-    signer = current_app.extensions["tryon.signer"]
+    store = services.of(current_app).store
+    signer = services.of(current_app).signer
     keys = {"person": job["person_key"], "garment": job["garment_key"],
             "result": job["result_key"] if job["state"] == "completed" else None}
     return {label: signer.signed_path(key) for label, key in keys.items()
@@ -217,8 +218,8 @@ def playground_submit():
     wants_json = request.accept_mimetypes.best == "application/json"
     try:
         ratelimit.check_playground_limit(current_user.id)
-        submission = submissions.submit_from_request(
-            request, user_id=current_user.id, base_url=api.public_base_url())
+        submission = services.of(current_app).submissions.submit(
+            get_db(), request, user_id=current_user.id, base_url=api.public_base_url())
     except ApiError as exc:
         if wants_json:
             return error_response(exc.status, exc.message, exc.error_code, exc.headers)

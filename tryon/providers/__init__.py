@@ -1,6 +1,6 @@
 """Provider registry: TRYON_PROVIDER names one of these factories.
 
-A registry lives on each app (app.extensions["tryon.providers"]); tests register fakes on
+A registry lives on each app (services.of(app).providers); tests register fakes on
 their own app's registry. Factories take the app config and return a Provider; each
 provider is built once per app, on first use.
 """

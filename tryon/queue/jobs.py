@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 
 from tryon import errors
-from tryon.queue import webhooks
 from tryon.store import accounts
 from tryon.store.db import transaction, utcnow
 
@@ -287,6 +286,10 @@ def _fail_in_transaction(conn, job_id, token, error_code, message, step, details
 
 
 def _schedule_webhook(conn, job_id, options_json, event):
+    """Queue one delivery of `event` when the job asked for a webhook; webhooks.py sends it."""
     url = json.loads(options_json or "{}").get("webhook_url")
     if url:
-        webhooks.schedule_delivery(conn, job_id, url, event)
+        conn.execute(
+            "INSERT OR IGNORE INTO webhook_deliveries (job_id, url, event, state,"
+            " next_attempt_at, created_at) VALUES (?, ?, ?, 'pending', ?, ?)",
+            (job_id, url, event, time.time(), utcnow()))

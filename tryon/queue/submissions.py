@@ -7,8 +7,7 @@ again. A URL input is only checked for what needs no network here (its form, an 
 spells out); the job downloads it (tryon/media/url_inputs.py says why), so the job row keeps the
 URL and the key the download will be stored under.
 
-Submits in one process write their inputs one at a time (the app's "tryon.input_writes"
-lock); checking images and the enqueue transaction still run side by side. Without it, a
+Submits in one process write their inputs one at a time (the Submissions object's lock); checking images and the enqueue transaction still run side by side. Without it, a
 burst of submits stalled the job worker threads for 100 ms and more at BEGIN IMMEDIATE,
 where SQLite's busy handler backs off in growing sleeps while the burst keeps the write
 lock busy. With it, bench/bench_queue.py's burst of 32 jobs went
@@ -17,10 +16,10 @@ README's Benchmarks section lists the variants measured).
 """
 import hashlib
 import json
+import logging
+import threading
 import uuid
 from dataclasses import dataclass
-
-from flask import current_app
 
 from tryon import errors
 from tryon.errors import ApiError
@@ -30,7 +29,8 @@ from tryon.media.safe_http import FetchFailed, UnsafeUrl
 from tryon.queue import jobs
 from tryon.store import accounts
 from tryon.store.objects import StorageError
-from tryon.web.database import get_db
+
+log = logging.getLogger(__name__)
 
 IMAGE_FIELDS = tuple((field, label) for label, field in url_inputs.FIELDS.items())
 CATEGORIES = ("auto", "tops", "bottoms", "one-pieces")
@@ -58,61 +58,127 @@ class RawInput:
         return "url:" + self.url if self.url else "file:" + hashlib.sha256(self.data).hexdigest()
 
 
-def submit_from_request(request, *, user_id, api_key_id=None, base_url=None):
-    """Validate, store and queue the request's images; return a Submission or raise ApiError."""
-    if request.mimetype != "multipart/form-data":
-        raise ApiError(400, "Send the images as multipart/form-data with the fields "
-                            "person_images and garment_images.")
-    raw_inputs = [_raw_input(request, field, label) for field, label in IMAGE_FIELDS]
-    options = parse_options(request.form)
-    idempotency = _idempotency(request, raw_inputs, options)
-    if idempotency is not None:
-        earlier = _find_earlier(user_id, idempotency)
-        if earlier is not None:
-            return Submission(earlier, replayed=True)
-    images = {raw.label: _normalized(raw) for raw in raw_inputs if not raw.url}
-    urls = {raw.label: raw.url for raw in raw_inputs if raw.url}
-    job_id = str(uuid.uuid4())
-    return _store_and_enqueue(job_id, images, urls, options, user_id, api_key_id, base_url,
-                              idempotency)
+class Submissions:
+    """Checks, stores and queues submitted forms; built once by create_app.
 
+    `request` is a werkzeug request (form, files, headers, mimetype) and `conn` the caller's
+    database connection: nothing here looks anything up from Flask.
+    """
 
-def _store_and_enqueue(job_id, images, urls, options, user_id, api_key_id, base_url,
-                       idempotency):
-    config = current_app.config
-    store = current_app.extensions["tryon.store"]
-    if images:
-        with current_app.extensions["tryon.input_writes"]:  # one at a time: see the docstring
-            stored_keys = _store_inputs(store, job_id, images)
-    else:
+    def __init__(self, *, store, http, images, worker, provider, job_cost, allow_url_inputs):
+        self._store = store
+        self._http = http
+        self._images = images
+        self._worker = worker
+        self._provider = provider
+        self._job_cost = job_cost
+        self._allow_url_inputs = allow_url_inputs
+        self._input_writes = threading.Lock()  # one at a time: see the module's docstring
+
+    def submit(self, conn, request, *, user_id, api_key_id=None, base_url=None):
+        """Validate, store and queue the request's images; a Submission, or ApiError."""
+        if request.mimetype != "multipart/form-data":
+            raise ApiError(400, "Send the images as multipart/form-data with the fields "
+                                "person_images and garment_images.")
+        raw_inputs = [self._raw_input(request, field, label) for field, label in IMAGE_FIELDS]
+        options = parse_options(request.form, self._checked_webhook_url)
+        idempotency = _idempotency(request, raw_inputs, options)
+        if idempotency is not None:
+            earlier = _find_earlier(conn, user_id, idempotency)
+            if earlier is not None:
+                return Submission(earlier, replayed=True)
+        images = {raw.label: self._normalized(raw) for raw in raw_inputs if not raw.url}
+        urls = {raw.label: raw.url for raw in raw_inputs if raw.url}
+        job = NewJob(str(uuid.uuid4()), user_id, api_key_id, base_url, options, idempotency)
+        return self._store_and_enqueue(conn, job, images, urls)
+
+    def _store_and_enqueue(self, conn, job, images, urls):
         stored_keys = {}
-    keys = {**{label: input_key(job_id, label) for label in urls}, **stored_keys}
-    try:
-        standing_job = jobs.enqueue(
-            get_db(), job_id=job_id, user_id=user_id, api_key_id=api_key_id,
-            provider=config["PROVIDER"], person_key=keys["person"],
-            garment_key=keys["garment"], cost=config["JOB_COST"], options=options,
-            base_url=base_url, idempotency=idempotency, urls=urls)
-    except accounts.InsufficientCredits:
-        _delete_quietly(store, stored_keys.values())
-        raise ApiError(402, f"Insufficient credits: a job costs {config['JOB_COST']} credit(s); "
-                            f"your balance is {accounts.balance(get_db(), user_id)}.") from None
-    except jobs.IdempotencyConflict:
-        _delete_quietly(store, stored_keys.values())
-        raise _idempotency_conflict() from None
-    except BaseException:
-        _delete_quietly(store, stored_keys.values())
-        raise
-    if standing_job != job_id:        # a concurrent retry with the same key got there first
-        _delete_quietly(store, stored_keys.values())
-        return Submission(standing_job, replayed=True)
-    current_app.extensions["tryon.worker"].notify()
-    return Submission(job_id, replayed=False)
+        if images:
+            with self._input_writes:
+                stored_keys = _store_inputs(self._store, job.job_id, images)
+        keys = {**{label: input_key(job.job_id, label) for label in urls}, **stored_keys}
+        try:
+            standing_job = jobs.enqueue(
+                conn, job_id=job.job_id, user_id=job.user_id, api_key_id=job.api_key_id,
+                provider=self._provider, person_key=keys["person"],
+                garment_key=keys["garment"], cost=self._job_cost, options=job.options,
+                base_url=job.base_url, idempotency=job.idempotency, urls=urls)
+        except accounts.InsufficientCredits:
+            _delete_quietly(self._store, stored_keys.values())
+            raise ApiError(402, f"Insufficient credits: a job costs {self._job_cost} "
+                                f"credit(s); your balance is "
+                                f"{accounts.balance(conn, job.user_id)}.") from None
+        except jobs.IdempotencyConflict:
+            _delete_quietly(self._store, stored_keys.values())
+            raise _idempotency_conflict() from None
+        except BaseException:
+            _delete_quietly(self._store, stored_keys.values())
+            raise
+        if standing_job != job.job_id:   # a concurrent retry with the same key got there first
+            _delete_quietly(self._store, stored_keys.values())
+            return Submission(standing_job, replayed=True)
+        self._worker.notify()
+        return Submission(job.job_id, replayed=False)
+
+    def _checked_webhook_url(self, url):
+        try:
+            self._http.check_url(url)
+        except (UnsafeUrl, FetchFailed) as exc:
+            raise ApiError(400, f"webhook_url cannot be used: {exc}.") from None
+        return url
+
+    def _raw_input(self, request, field, label):
+        files = request.files.getlist(field)
+        texts = request.form.getlist(field)
+        if len(files) > 1:
+            raise ApiError(400, f"{field} takes exactly one image file; {len(files)} were sent.")
+        if files and texts:  # which one the caller meant is a guess: refuse rather than pick
+            raise ApiError(400, f"{field} got both an uploaded file and a text value; send one "
+                                "image file or one URL.")
+        if files:
+            return RawInput(field, label, data=files[0].read())
+        if len(texts) > 1:
+            raise ApiError(400, f"{field} takes exactly one image; {len(texts)} were sent.")
+        if not texts:
+            raise ApiError(400, f"Missing required field {field}: upload one {label} image "
+                                "file or give its URL.")
+        return RawInput(field, label, url=self._checked_input_url(field, texts[0].strip()))
+
+    def _checked_input_url(self, field, text):
+        if not text.lower().startswith(("http://", "https://")):
+            raise ApiError(400, f"{field} must be an image file or an http(s) URL.")
+        if not self._allow_url_inputs:
+            raise ApiError(400, f"{field} must be an uploaded image file: URL inputs are turned "
+                                "off on this server (TRYON_ALLOW_URL_INPUTS).")
+        try:
+            # Only what needs no network: DNS and the download would hold this request thread.
+            self._http.check_url_form(text)
+        except UnsafeUrl as exc:
+            raise ApiError(400, f"{field}: the URL could not be used: {exc}.") from None
+        return text
+
+    def _normalized(self, raw):
+        try:
+            return self._images.normalize(raw.data, url_inputs.input_label(raw.label))
+        except ImageRejected as exc:
+            raise ApiError(400, str(exc)) from None
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """Who submits the job, and what it asks for, on its way to jobs.enqueue."""
+    job_id: str
+    user_id: int
+    api_key_id: int | None
+    base_url: str | None
+    options: dict
+    idempotency: tuple | None
 
 
 # --- options -----------------------------------------------------------------------------
 
-def parse_options(form):
+def parse_options(form, check_webhook_url):
     """The optional fields of a submit, checked; only those that were sent."""
     options = {}
     category = form.get("category")
@@ -133,7 +199,7 @@ def parse_options(form):
         options["garment_description"] = description.strip()
     webhook_url = form.get("webhook_url")
     if webhook_url is not None:
-        options["webhook_url"] = _checked_webhook_url(webhook_url.strip())
+        options["webhook_url"] = check_webhook_url(webhook_url.strip())
     return options
 
 
@@ -154,14 +220,6 @@ def _flag(name, text):
     return value in _TRUE
 
 
-def _checked_webhook_url(url):
-    try:
-        current_app.extensions["tryon.http"].check_url(url)
-    except (UnsafeUrl, FetchFailed) as exc:
-        raise ApiError(400, f"webhook_url cannot be used: {exc}.") from None
-    return url
-
-
 # --- idempotency ---------------------------------------------------------------------------
 
 def _idempotency(request, raw_inputs, options):
@@ -177,9 +235,9 @@ def _idempotency(request, raw_inputs, options):
     return key, hashlib.sha256(fingerprint.encode()).hexdigest()
 
 
-def _find_earlier(user_id, idempotency):
+def _find_earlier(conn, user_id, idempotency):
     try:
-        return jobs.find_idempotent_job(get_db(), user_id, *idempotency)
+        return jobs.find_idempotent_job(conn, user_id, *idempotency)
     except jobs.IdempotencyConflict:
         raise _idempotency_conflict() from None
 
@@ -191,46 +249,9 @@ def _idempotency_conflict():
 
 # --- images ---------------------------------------------------------------------------------
 
-def _raw_input(request, field, label):
-    files = request.files.getlist(field)
-    texts = request.form.getlist(field)
-    if len(files) > 1:
-        raise ApiError(400, f"{field} takes exactly one image file; {len(files)} were sent.")
-    if files and texts:  # which one the caller meant is a guess: refuse rather than pick
-        raise ApiError(400, f"{field} got both an uploaded file and a text value; send one "
-                            "image file or one URL.")
-    if files:
-        return RawInput(field, label, data=files[0].read())
-    if len(texts) > 1:
-        raise ApiError(400, f"{field} takes exactly one image; {len(texts)} were sent.")
-    if not texts:
-        raise ApiError(400, f"Missing required field {field}: upload one {label} image file "
-                            "or give its URL.")
-    text = texts[0].strip()
-    if not text.lower().startswith(("http://", "https://")):
-        raise ApiError(400, f"{field} must be an image file or an http(s) URL.")
-    if not current_app.config["ALLOW_URL_INPUTS"]:
-        raise ApiError(400, f"{field} must be an uploaded image file: URL inputs are turned off "
-                            "on this server (TRYON_ALLOW_URL_INPUTS).")
-    try:
-        # Only what needs no network: DNS and the download would hold this request thread.
-        current_app.extensions["tryon.http"].check_url_form(text)
-    except UnsafeUrl as exc:
-        raise ApiError(400, f"{field}: the URL could not be used: {exc}.") from None
-    return RawInput(field, label, url=text)
-
-
 def input_key(job_id, label):
     """Where a job's person or garment image is stored (every stored input is a JPEG)."""
     return f"inputs/{job_id}/{label}.{STORED_EXTENSION}"
-
-
-def _normalized(raw):
-    try:
-        return current_app.extensions["tryon.images"].normalize(
-            raw.data, url_inputs.input_label(raw.label))
-    except ImageRejected as exc:
-        raise ApiError(400, str(exc)) from None
 
 
 def _store_inputs(store, job_id, images):
@@ -242,7 +263,7 @@ def _store_inputs(store, job_id, images):
             keys[label] = key
     except StorageError as exc:
         _delete_quietly(store, keys.values())
-        current_app.logger.error("could not store inputs of %s: %s", job_id, exc)
+        log.error("could not store inputs of %s: %s", job_id, exc)
         raise ApiError(507, "The images could not be stored; try again later.",
                        errors.STORAGE_FAILED) from None
     return keys
@@ -253,4 +274,4 @@ def _delete_quietly(store, keys):
         try:
             store.delete(key)
         except Exception:  # best effort: the request is failing already
-            current_app.logger.exception("could not delete %s", key)
+            log.exception("could not delete %s", key)

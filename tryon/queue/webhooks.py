@@ -1,7 +1,7 @@
 """Signed webhooks: when a job with a webhook_url finishes, POST its status document there.
 
-A delivery row is written in the same transaction that finishes the job, so it survives a
-crash; the sender retries with back-off (TRYON_WEBHOOK_RETRY_SECONDS) until a 2xx answer or
+A delivery row is written in the same transaction that finishes the job (jobs.py does it,
+so this module depends on the queue and not the other way round), so it survives a crash; the sender retries with back-off (TRYON_WEBHOOK_RETRY_SECONDS) until a 2xx answer or
 the schedule runs out, recording each attempt. Each POST carries
 
     Tryon-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the user's secret>
@@ -18,6 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from tryon.media.safe_http import FetchFailed, UnsafeUrl
+from tryon.queue import jobs
 from tryon.store import accounts, db
 from tryon.store.db import transaction, utcnow
 
@@ -28,14 +29,6 @@ SEND_TIMEOUT_SECONDS = 10
 ATTEMPT_LEASE_SECONDS = 120
 BATCH = 20
 DUE = "state = 'pending' AND next_attempt_at <= ?"   # ? is now, as time.time()
-
-
-def schedule_delivery(conn, job_id, url, event):
-    """Inside the caller's transaction: queue one delivery of `event` for the job."""
-    conn.execute(
-        "INSERT OR IGNORE INTO webhook_deliveries (job_id, url, event, state, next_attempt_at,"
-        " created_at) VALUES (?, ?, ?, 'pending', ?, ?)",
-        (job_id, url, event, time.time(), utcnow()))
 
 
 def deliveries_for_job(conn, job_id):
@@ -55,10 +48,8 @@ def parse_retry_schedule(text):
 class WebhookSender:
     """Sends due deliveries on its own small thread pool (never on the dispatcher thread)."""
 
-    def __init__(self, database_path, http, renderer, load_job, *, retry_schedule,
-                 public_base_url=None):
+    def __init__(self, database_path, http, renderer, *, retry_schedule, public_base_url=None):
         self._database_path = database_path
-        self._load_job = load_job
         self._http = http
         self._renderer = renderer
         self._retry_schedule = retry_schedule
@@ -105,7 +96,7 @@ class WebhookSender:
             conn.close()
 
     def _post(self, conn, delivery):
-        job = self._load_job(conn, delivery["job_id"])
+        job = jobs.get(conn, delivery["job_id"])
         if job is None:
             return None, "the job was deleted"
         base_url = self._public_base_url or job["base_url"] or "http://localhost"

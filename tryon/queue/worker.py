@@ -7,7 +7,7 @@ jobs whose result image is gone: lost_results.py). A worker thread that finishes
 claims the next queued one itself, without a round trip through the dispatcher. `notify()`
 wakes it at once when a job is submitted; otherwise it looks again every POLL_SECONDS.
 
-The app owns one JobWorker (app.extensions["tryon.worker"]); `start()` and `stop()` are
+The app owns one JobWorker (services.of(app).worker); `start()` and `stop()` are
 called by whoever serves requests (wsgi.py, tests), never at import.
 """
 import logging

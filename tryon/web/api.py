@@ -3,8 +3,9 @@ import uuid
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 
+from tryon import services
 from tryon.errors import ApiError
-from tryon.queue import jobs, submissions
+from tryon.queue import jobs
 from tryon.store import accounts
 from tryon.web import ratelimit
 from tryon.web.database import get_db
@@ -46,7 +47,7 @@ def _rows():
     """This thread's rows as of this request (db.RowMemo): one PRAGMA, then the API key's
     and the job's rows come from memory while nothing has been committed."""
     if "rows" not in g:
-        g.rows = current_app.extensions["tryon.connections"].memo()
+        g.rows = services.of(current_app).connections.memo()
     return g.rows
 
 
@@ -75,8 +76,8 @@ def authenticate_and_limit():
 @bp.post("/tryon")
 def submit():
     key = current_api_key()
-    submission = submissions.submit_from_request(
-        request, user_id=key.user_id, api_key_id=key.id, base_url=public_base_url())
+    submission = services.of(current_app).submissions.submit(
+        get_db(), request, user_id=key.user_id, api_key_id=key.id, base_url=public_base_url())
     status_url = url_for("api.status", job_id=submission.job_id)
     response = jsonify({"jobId": submission.job_id, "statusUrl": status_url})
     response.status_code = 202
@@ -154,7 +155,7 @@ def delete(job_id):
     if keys is None:
         raise ApiError(409, "The job is still processing; cancel it first, then delete it.",
                        "JOB_NOT_FINISHED")
-    store = current_app.extensions["tryon.store"]
+    store = services.of(current_app).store
     for object_key in keys:
         store.delete(object_key)
     return "", 204
@@ -192,7 +193,7 @@ def _read_job(job_id):
 
 def status_body(job, **options):
     """The documented status document of `job` for this request."""
-    renderer = current_app.extensions["tryon.status"]
+    renderer = services.of(current_app).status
     return renderer.render(get_db(), job, public_base_url(), **options)
 
 

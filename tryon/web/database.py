@@ -7,12 +7,13 @@ import click
 from flask import current_app, g
 from flask.cli import with_appcontext
 
+from tryon import services
 from tryon.store import db
 
 
 def get_db():
     if "db" not in g:
-        g.db = current_app.extensions["tryon.connections"].get()
+        g.db = services.of(current_app).connections.get()
     return g.db
 
 
@@ -39,6 +40,5 @@ def init_db_command():
 
 
 def init_app(app):
-    app.extensions["tryon.connections"] = db.ThreadConnections(app.config["DATABASE"])
     app.teardown_appcontext(close_db)
     app.cli.add_command(init_db_command)

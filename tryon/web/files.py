@@ -1,6 +1,7 @@
 """/files/<objectKey>: objects of the store behind time-limited HMAC-signed URLs."""
 from flask import Blueprint, current_app, request, send_file
 
+from tryon import services
 from tryon.errors import ApiError
 from tryon.store.objects import InvalidKey
 
@@ -11,11 +12,11 @@ MIMETYPES = {"png": "image/png", "jpg": "image/jpeg"}
 
 @bp.get("/files/<path:key>")
 def serve(key):
-    signer = current_app.extensions["tryon.signer"]
+    signer = services.of(current_app).signer
     if not signer.verify(key, request.args.get("expires"), request.args.get("signature")):
         raise ApiError(403, "This link is invalid or has expired; ask the API for a fresh one.",
                        "INVALID_SIGNATURE")
-    store = current_app.extensions["tryon.store"]
+    store = services.of(current_app).store
     try:
         path = store.path_for(key)
     except InvalidKey:

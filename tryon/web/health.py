@@ -1,6 +1,7 @@
 """/healthz: is the database reachable, is the worker alive, is the provider ready."""
 from flask import Blueprint, current_app, jsonify
 
+from tryon import services
 from tryon.queue import jobs
 from tryon.web.database import get_db
 
@@ -31,7 +32,7 @@ def _database():
 
 
 def _worker():
-    state = current_app.extensions["tryon.worker"].health()
+    state = services.of(current_app).worker.health()
     ok = state["threads"] == 0 or state["dispatcherAlive"]
     return {"ok": ok, **state}
 
@@ -39,4 +40,4 @@ def _worker():
 def provider_status(app):
     """The configured provider's name, whether it is ready, and what keeps it from working
     (shown by /healthz and the admin page)."""
-    return app.extensions["tryon.providers"].status(app.config["PROVIDER"])
+    return services.of(app).providers.status(app.config["PROVIDER"])

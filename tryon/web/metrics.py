@@ -17,6 +17,7 @@ from collections import defaultdict
 
 from flask import Blueprint, Response, current_app, g, request
 
+from tryon import services
 from tryon.errors import ApiError
 from tryon.queue import jobs
 from tryon.web.database import get_db
@@ -92,7 +93,7 @@ def _escape(value):
 def metrics():
     _authorize_scrape()
     conn = get_db()
-    body = current_app.extensions["tryon.metrics"].render(
+    body = services.of(current_app).metrics.render(
         jobs.counts_by_state_and_provider(conn), jobs.count_in_state(conn, "queued"))
     return Response(body, mimetype="text/plain", headers={"Cache-Control": "no-store"})
 
@@ -120,7 +121,7 @@ def _start_timer():
 def _count_and_log(response):
     route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
     method = request.method if request.method in KNOWN_METHODS else OTHER_METHOD
-    current_app.extensions["tryon.metrics"].count_request(route, method, response.status_code)
+    services.of(current_app).metrics.count_request(route, method, response.status_code)
     if access_log.isEnabledFor(logging.INFO):
         _log_request(route, response)
     return response

@@ -21,6 +21,7 @@ from limits import parse_many
 from limits.storage import Storage
 from limits.util import WindowStats
 
+from tryon import services
 from tryon.errors import ApiError
 from tryon.web.security import MACHINE_PATHS
 
@@ -40,7 +41,6 @@ LIMITED_ENDPOINTS = {
 def init_app(app):
     limiter = Limiter(key_func=get_remote_address, app=app, headers_enabled=True,
                       storage_uri=app.config["RATE_LIMIT_STORAGE_URI"], strategy="fixed-window")
-    app.extensions["tryon.limiter"] = limiter
     limiter.request_filter(_checked_elsewhere)
     app.after_request(_add_headers)
     return limiter
@@ -55,7 +55,7 @@ def _checked_elsewhere():
 def check_api_limit(endpoint, key_id):
     """Count this request against the key's limit for `endpoint`; raise 429 when over."""
     setting = LIMITED_ENDPOINTS.get(endpoint)
-    limiter = current_app.extensions["tryon.limiter"]
+    limiter = services.of(current_app).limiter
     if setting is None or not limiter.enabled:
         return
     storage = limiter.limiter.storage
