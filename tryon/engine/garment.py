@@ -39,7 +39,7 @@ JOIN_GAP = 0.03  # blobs this close (share of the longer side) to the garment ar
 # Frame contacts: a run along an edge up to this share of it is a tangent touch; a longer
 # one is a straight end lying on the frame only when the outline leaves the frame nearly at
 # right angles (the garment does not go on widening past it).
-MAX_TANGENT_TOUCH = 0.06
+MAX_TANGENT_TOUCH = 0.1
 MAX_CROSSING_ANGLE_DEG = 40.0
 MAX_FRAME_TOUCH = 0.35  # share of the whole frame the garment may lie on
 MAX_SIDE_ASYMMETRY = 0.08  # left and right reach from the body's centre, share of the width
@@ -163,33 +163,44 @@ def _frame_background(lab: np.ndarray, border: int, weights: np.ndarray):
     The frame (a ring border pixels wide) is cut into FRAME_SEGMENTS pieces per side. The
     background colour is the median colour of the calmer half of the pieces, so a garment
     lying on part of the frame does not tint it; its spread is the 90th percentile colour
-    distance within those calm pieces. Returns the colour, the spread and, per piece,
-    the distance from the background colour that still counts as background, and per
-    piece whether it is plain and its slices (to check later that what is not plain there
-    is garment).
+    distance within those calm pieces. Returns the colour, the spread, the distance from
+    the colour that still counts as background and, per piece, whether it is plain and its
+    slices (to check later that what is not plain there is garment).
+    """
+    strips, pixels = _frame_pieces(lab, border)
+    medians = np.median(pixels, axis=1)
+    own_spread = np.percentile(np.linalg.norm((pixels - medians[:, None]) * weights, axis=2), 90, axis=1)
+    calm = np.argsort(own_spread)[:len(strips) // 2]
+    background = np.median(medians[calm], axis=0)
+    distance = np.linalg.norm((pixels - background) * weights, axis=2)
+    spread = float(np.percentile(distance[calm], 90))
+    tolerance = max(2.0 * spread, 6.0)
+    far = np.percentile(distance, 90, axis=1)
+    return background, spread, tolerance, [(bool(f <= tolerance), strip) for f, strip in zip(far, strips)]
+
+
+def _frame_pieces(lab: np.ndarray, border: int):
+    """The frame's pieces: their slices into lab, and their pixels as one (pieces, n, 3) array.
+
+    All pieces get the same number of pixels (the sides' lengths are cut to a multiple of
+    FRAME_SEGMENTS, and the longer sides' pieces are sampled down), so they can be judged
+    together.
     """
     height, width = lab.shape[:2]
-    pieces = []
-    for side in ("top", "bottom", "left", "right"):
-        length = width if side in ("top", "bottom") else height
-        bounds = np.linspace(0, length, FRAME_SEGMENTS + 1).astype(int)
-        for a, b in zip(bounds, bounds[1:]):
-            strip = {"top": (slice(0, border), slice(a, b)), "bottom": (slice(height - border, height), slice(a, b)),
-                     "left": (slice(a, b), slice(0, border)), "right": (slice(a, b), slice(width - border, width))}[side]
-            pixels = lab[strip].reshape(-1, 3)
-            median = np.median(pixels, axis=0)
-            own_spread = float(np.percentile(np.linalg.norm((pixels - median) * weights, axis=1), 90))
-            pieces.append((own_spread, median, pixels, strip))
-    calm = sorted(pieces, key=lambda piece: piece[0])[:len(pieces) // 2]
-    background = np.median(np.array([median for _, median, _, _ in calm]), axis=0)
-    spread = float(np.percentile(np.concatenate(
-        [np.linalg.norm((pixels - background) * weights, axis=1) for _, _, pixels, _ in calm]), 90))
-    tolerance = max(2.0 * spread, 6.0)
-    plain_segments = []
-    for _, _, pixels, strip in pieces:
-        far = np.percentile(np.linalg.norm((pixels - background) * weights, axis=1), 90)
-        plain_segments.append((bool(far <= tolerance), strip))
-    return background, spread, tolerance, plain_segments
+    strips = []
+    for side, length in (("top", width), ("bottom", width), ("left", height), ("right", height)):
+        piece = length // FRAME_SEGMENTS
+        for k in range(FRAME_SEGMENTS):
+            along = slice(k * piece, (k + 1) * piece)
+            strips.append({"top": (slice(0, border), along), "bottom": (slice(height - border, height), along),
+                           "left": (along, slice(0, border)), "right": (along, slice(width - border, width))}[side])
+    count = border * (min(height, width) // FRAME_SEGMENTS)
+    pixels = np.stack([_sample(lab[strip].reshape(-1, 3), count) for strip in strips])
+    return strips, pixels
+
+
+def _sample(pixels: np.ndarray, count: int) -> np.ndarray:
+    return pixels[np.linspace(0, len(pixels) - 1, count).astype(int)]
 
 
 def _garment_blobs(mask: np.ndarray, gap: float) -> tuple[np.ndarray, float]:
@@ -348,11 +359,12 @@ def _find_keypoints(mask: np.ndarray, scale: float) -> GarmentKeypoints:
 
     collar_left, collar_right = highest_point(body_left, centre), highest_point(centre, body_right)
     neck = (collar_left + collar_right) / 2
-    shoulder_left = np.array([body_left, column_top[int(body_left)]], float)
-    shoulder_right = np.array([body_right, column_top[int(body_right)]], float)
     armpit_left, armpit_right = _armpits(mask, top, length, body_left, body_right)
-    sleeve_end_left = _sleeve_end(inside, shoulder_left, armpit_left, outward=-1)
-    sleeve_end_right = _sleeve_end(inside, shoulder_right, armpit_right, outward=+1)
+    shoulder_left = _shoulder(column_top, body_left, collar_left[0], armpit_left[1])
+    shoulder_right = _shoulder(column_top, body_right, collar_right[0], armpit_right[1])
+    lowest_sleeve = top + 0.9 * length
+    sleeve_end_left = _sleeve_end(inside, shoulder_left, armpit_left, body_left, -1, lowest_sleeve)
+    sleeve_end_right = _sleeve_end(inside, shoulder_right, armpit_right, body_right, +1, lowest_sleeve)
 
     def full(p):
         return None if p is None else np.asarray(p, float) / scale
@@ -365,6 +377,20 @@ def _find_keypoints(mask: np.ndarray, scale: float) -> GarmentKeypoints:
         hem=full([centre, bottom]),
         sleeve_end_left=full(sleeve_end_left), sleeve_end_right=full(sleeve_end_right),
     )
+
+
+def _shoulder(column_top: np.ndarray, seam_x: float, collar_x: float, armpit_y: float) -> np.ndarray:
+    """The outer end of the shoulder line: the top of the outline at the side seam's column.
+
+    A sleeveless top's armhole curves in from narrow shoulders: there the seam's column only
+    starts at the armhole's foot, so the outermost column between seam and collar whose top
+    is still well above the armpit is taken instead (the strap's outer corner).
+    """
+    step = 1 if collar_x > seam_x else -1
+    columns = np.arange(int(seam_x), int(collar_x), step)
+    high = columns[column_top[columns] < armpit_y - 0.25 * (armpit_y - column_top[int(collar_x)])]
+    x = int(high[0]) if len(high) else int(seam_x)
+    return np.array([x, column_top[x]], float)
 
 
 def _armpits(mask, top, length, body_left, body_right):
@@ -388,13 +414,20 @@ def _armpits(mask, top, length, body_left, body_right):
     return best["left"][1], best["right"][1]
 
 
-def _sleeve_end(inside, shoulder, armpit, outward):
-    """Centre of the far end of a sleeve: sleeve pixels beyond the body seam and above the armpit."""
+def _sleeve_end(inside, shoulder, armpit, seam_x, outward, lowest_y):
+    """Centre of the far end of a sleeve: its pixels beyond the body seam.
+
+    Above the armpit everything beyond the seam is sleeve; below it only what stands clear
+    of the seam (a long sleeve hanging beside the body), down to lowest_y (a flared hem
+    can stand past the seam too).
+    """
     height, width = inside.shape
     xs = np.arange(width)[None, :]
     ys = np.arange(height)[:, None]
-    beyond_seam = (xs < shoulder[0]) if outward < 0 else (xs > shoulder[0])
-    sleeve = inside & beyond_seam & (ys < armpit[1] + 2)
+    clearance = 0.03 * width
+    beyond_seam = (xs < seam_x) if outward < 0 else (xs > seam_x)
+    clear_of_seam = (xs < seam_x - clearance) if outward < 0 else (xs > seam_x + clearance)
+    sleeve = inside & beyond_seam & ((ys < armpit[1] + 2) | (clear_of_seam & (ys < lowest_y)))
     yy, xx = np.nonzero(sleeve)
     if len(xx) < 30:
         return None
