@@ -47,20 +47,25 @@ class OldClothing:
         self.full_size = (width, height)
         self.size = (max(1, round(width * self.factor)), max(1, round(height * self.factor)))
         self.region = self.small(region)
-        self.alpha = self.small(alpha)
+        self.alpha = self.small_mask(alpha)
         self.lab = cv2.cvtColor(self.region, cv2.COLOR_BGR2LAB).astype(np.float32)
-        self.person_there = (self.small(body) > 0.5) & (self.small(in_front) < 0.3)
+        on_person = self.small_mask(body) > 0.5
+        self.person_there = on_person & (self.small_mask(in_front) < 0.3)
         covered_person = (self.alpha > 0.5) & self.person_there
         self.known = np.count_nonzero(covered_person) >= MIN_OLD_PIXELS
         self.looks_old = np.zeros(self.alpha.shape, bool)
         self.skin = np.zeros(self.alpha.shape, bool)
         if skin_lab is not None:
-            self.skin = skin_like(self.lab, skin_lab) & (self.small(body) > 0.5)
+            self.skin = skin_like(self.lab, skin_lab) & on_person
         if self.known:
             self.looks_old = looks_like(self.lab, self.lab[covered_person]) & self.person_there & ~self.skin
 
     def small(self, image):
         return cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+
+    def small_mask(self, mask):
+        """Masks are smooth (feathered or blurred): linear resampling is enough, and cheaper."""
+        return cv2.resize(mask, self.size, interpolation=cv2.INTER_LINEAR)
 
     def full(self, image):
         return cv2.resize(image, self.full_size, interpolation=cv2.INTER_LINEAR)
@@ -96,7 +101,7 @@ class OldClothing:
         """
         if not self.known:
             return image, alpha
-        covered = cv2.resize(alpha, self.size, interpolation=cv2.INTER_AREA) > 0.5
+        covered = self.small_mask(alpha) > 0.5
         leftover = self.looks_old & ~covered & self._upper_body()
         leftover = cv2.morphologyEx(leftover.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
         if np.count_nonzero(leftover) < MIN_LEFTOVER_PIXELS:
@@ -107,10 +112,24 @@ class OldClothing:
         if np.count_nonzero(bare_skin) >= MIN_OLD_PIXELS:
             on_arm = leftover & self._arm_bands(BARE_ARM_BAND, cuffs=False, to_wrist=False)
             filled[on_arm] = cv2.GaussianBlur(fill_from_nearest(self.region, bare_skin), (0, 0), 1.5)[on_arm]
-        grown = cv2.dilate(leftover.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
-        fill_alpha = np.clip(self.full(cv2.GaussianBlur(grown, (0, 0), 0.8)), 0, 1) * (1.0 - alpha)
-        image = cv2.blendLinear(image, self.full(filled), alpha + 1e-4, fill_alpha)
+        grown = cv2.dilate(leftover.astype(np.uint8), np.ones((5, 5), np.uint8))
+        # Blend only over the painted pixels' bounding box: they are usually a small part of it.
+        x, y, w, h = cv2.boundingRect(grown)
+        window = self._full_window(x, y, w, h)
+        fill_alpha = np.zeros_like(alpha)
+        soft = np.clip(self.full(cv2.GaussianBlur(grown.astype(np.float32), (0, 0), 0.8))[window], 0, 1)
+        fill_alpha[window] = soft * (1.0 - alpha[window])
+        image = image.copy()
+        image[window] = cv2.blendLinear(image[window], self.full(filled)[window], alpha[window] + 1e-4,
+                                        fill_alpha[window])
         return image, alpha + fill_alpha
+
+    def _full_window(self, x: int, y: int, w: int, h: int) -> tuple[slice, slice]:
+        """A box of small-stage pixels as slices of the full box, a pixel larger all round."""
+        width, height = self.full_size
+        x0, y0 = max(0, int((x - 1) / self.factor)), max(0, int((y - 1) / self.factor))
+        x1, y1 = min(width, int(np.ceil((x + w + 1) / self.factor))), min(height, int(np.ceil((y + h + 1) / self.factor)))
+        return slice(y0, y1), slice(x0, x1)
 
     def _upper_body(self) -> np.ndarray:
         """From the neck's base (the face and neck are in front anyway) to the new garment's hem,
