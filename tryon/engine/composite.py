@@ -364,11 +364,17 @@ def _forearms_in_front(person: PersonAnalysis, placement: Placement, box, body: 
             cv2.line(uncertain, _pixel(start), _pixel(hand), 1, max(1, int(0.4 * placement.shoulder_width)))
     in_front = confident.astype(bool)
     if uncertain.any():
-        skin = _skin_like(region, person, box) & uncertain.astype(bool) & (body > 0.5)
+        # Only the bands' bounding box (and the opening's reach around it) needs looking at.
+        kernel = ellipse_kernel(0.06 * placement.shoulder_width)
+        x, y, w, h = cv2.boundingRect(uncertain)
+        pad = kernel.shape[0]
+        left, top = max(0, x - pad), max(0, y - pad)
+        right, bottom = min(width, x + w + pad), min(height, y + h + pad)
+        window = (slice(top, bottom), slice(left, right))
+        skin = _skin_like(region, person, box, (left, top, right - left, bottom - top))[window]
+        skin &= (uncertain[window] > 0) & (body[window] > 0.5)
         # Colour fringes along seams and straps are thin; a forearm or hand is a sizeable blob.
-        skin = cv2.morphologyEx(skin.astype(np.uint8), cv2.MORPH_OPEN,
-                                ellipse_kernel(0.06 * placement.shoulder_width)) > 0
-        in_front |= skin
+        in_front[window] |= cv2.morphologyEx(skin.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0
     return (in_front & (body > 0.4)).astype(np.float32)
 
 
@@ -376,12 +382,19 @@ def _pixel(point) -> tuple[int, int]:
     return int(round(point[0])), int(round(point[1]))
 
 
-def _skin_like(region: np.ndarray, person: PersonAnalysis, box) -> np.ndarray:
-    """Pixels of the box with about the colour of the middle of the person's face (Lab)."""
+def _skin_like(region: np.ndarray, person: PersonAnalysis, box, within) -> np.ndarray:
+    """Pixels of the box with about the colour of the middle of the person's face (Lab).
+
+    Only the part within (x, y, w, h, box pixels) is looked at; the rest is False.
+    """
+    skin = np.zeros(region.shape[:2], bool)
     image_face = _face_sample(person, box, region)
-    if image_face is None:
-        return np.zeros(region.shape[:2], bool)
-    return skin_like(cv2.cvtColor(region, cv2.COLOR_BGR2LAB).astype(np.float32), image_face, SKIN_CHROMA_TOLERANCE)
+    x, y, w, h = within
+    if image_face is None or w == 0 or h == 0:
+        return skin
+    lab = cv2.cvtColor(region[y:y + h, x:x + w], cv2.COLOR_BGR2LAB).astype(np.float32)
+    skin[y:y + h, x:x + w] = skin_like(lab, image_face, SKIN_CHROMA_TOLERANCE)
+    return skin
 
 
 def _face_sample(person: PersonAnalysis, box, region: np.ndarray):
