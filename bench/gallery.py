@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/gallery.py
 
-Uses the astronaut photo from scikit-image (NASA, public domain) and the synthetic
-garments of the tests; each picture is a JPEG well under 150 KB.
+The people are the real photos kept for the tests in tests/engine/photos/ (Apache-2.0,
+see the NOTICE.md there), the standing man recoloured to a lilac T-shirt, and the
+astronaut from scikit-image (NASA, public domain); the garments are the synthetic
+catalogue shots of the tests. Each picture is a JPEG well under 150 KB.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ OUT = REPO / "docs" / "gallery"
 PANEL_HEIGHT = 400
 
 
-def load_photos_module():
-    spec = importlib.util.spec_from_file_location("garment_photos", REPO / "tests/engine/garment_photos.py")
+def load_test_module(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / f"tests/engine/{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -36,24 +38,30 @@ def panel(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, (round(width * PANEL_HEIGHT / height), PANEL_HEIGHT), interpolation=cv2.INTER_AREA)
 
 
-def main():
+def combinations(garments, people) -> dict:
     from skimage import data
 
-    photos = load_photos_module()
-    astronaut = photos.to_bgr(data.astronaut())
+    astronaut = garments.to_bgr(data.astronaut())
     portrait = cv2.resize(astronaut, (1024, 1024), interpolation=cv2.INTER_CUBIC)[:, 128:896].copy()
-    combinations = {
-        "blue-logo-tee": (portrait, photos.tshirt(colour=(150, 75, 30))),
-        "white-tee-on-white": (portrait, photos.tshirt(colour=(240, 240, 240), print_kind=None)),
-        "striped-long-sleeves": (portrait, photos.tshirt(colour=(60, 60, 200), print_kind="stripes",
-                                                         long_sleeves=True)),
-        "green-tee-grey-background": (cv2.flip(portrait, 1),
-                                      photos.tshirt(colour=(40, 160, 40), background=(128, 128, 128))),
-        "black-tee-square-photo": (astronaut, photos.tshirt(colour=(30, 30, 30))),
+    return {
+        "standing-man-blue-logo-tee": (people.frontal_man(), garments.tshirt(colour=(150, 75, 30))),
+        "lilac-tee-to-knit-vest": (people.frontal_man_in(), garments.tshirt(
+            colour=(215, 232, 244), shape="vest", print_kind="motif", background=(250, 250, 250))),
+        "seated-man-striped-long-sleeves": (people.seated_man(), garments.tshirt(
+            colour=(60, 60, 200), print_kind="stripes", long_sleeves=True)),
+        "seated-man-tight-crop-angled-tee": (people.seated_man(), garments.tight_crop(garments.tshirt(
+            colour=(40, 40, 170), shape="angled", print_kind=None))),
+        "standing-man-open-cardigan": (people.frontal_man(), garments.tight_crop(garments.tshirt(
+            colour=(60, 90, 120), long_sleeves=True, open_front=True, print_kind="rib"))),
+        "astronaut-white-tee-on-white": (portrait, garments.tshirt(colour=(240, 240, 240), print_kind=None)),
     }
+
+
+def main():
+    garments, people = load_test_module("garment_photos"), load_test_module("person_photos")
     engine = TryOnEngine()
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, (person, garment) in combinations.items():
+    for name, (person, garment) in combinations(garments, people).items():
         result = engine.try_on(person, garment)
         strip = np.hstack([panel(person), panel(garment), panel(result.image)])
         path = OUT / f"{name}.jpg"

@@ -1,4 +1,5 @@
-"""Fixtures of the engine tests: one engine per session, real photos from scikit-image, synthetic garments.
+"""Fixtures of the engine tests: one engine per session, real photos (scikit-image's astronaut and the
+two in photos/), synthetic garments.
 
 The model files must be installed (`python -m tryon.engine.fetch_models`); when they
 are not, every test that needs the engine fails and says so instead of skipping.
@@ -30,13 +31,24 @@ def engine() -> TryOnEngine:
     return engine
 
 
-@pytest.fixture(scope="session")
-def garment_photos():
-    """The synthetic garment generator, loaded by path so imports do not depend on the rootdir."""
-    spec = importlib.util.spec_from_file_location("engine_test_garment_photos", HERE / "garment_photos.py")
+def _load_helper(name: str):
+    """A helper module beside this file, loaded by path so imports do not depend on the rootdir."""
+    spec = importlib.util.spec_from_file_location(f"engine_test_{name}", HERE / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def garment_photos():
+    """The synthetic garment generator."""
+    return _load_helper("garment_photos")
+
+
+@pytest.fixture(scope="session")
+def person_photos():
+    """The real person photos kept in photos/ (Apache-2.0, see photos/NOTICE.md)."""
+    return _load_helper("person_photos")
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import pytest
 
 from tryon.engine.composite import _forearms_in_front
 from tryon.engine.garment import cut_out_garment
+from tryon.engine.networks import Face
 from tryon.engine.person import LEFT_ELBOW, LEFT_WRIST, RIGHT_ELBOW, RIGHT_WRIST, analyse_person
 from tryon.engine.placement import BODY_EASE, SIDE_ROWS, place_garment
 
@@ -161,3 +162,35 @@ def test_the_orange_suit_sleeve_is_not_taken_for_a_forearm(portrait, person, tsh
     box = (0, 0, portrait.shape[1], portrait.shape[0])
     in_front = _forearms_in_front(moved, placement, box, moved.mask_in_box(box), portrait)
     assert in_front.sum() < 0.02 * 60 * 250
+
+
+@pytest.mark.parametrize("half_widths", [(0.46, 0.36, 0.44), (0.34, 0.27, 0.30)], ids=["average", "slim"])
+def test_the_garment_is_no_wider_than_the_torso(person, tshirt_keypoints, half_widths):
+    # The slim torso is 0.54-0.6 shoulder widths wide. Before: floors of 0.68-0.88 shoulder widths
+    # made the same t-shirt 1.35 times as wide as the slim torso at the waist.
+    drawn = _drawn_person(person, half_widths)
+    placement = place_garment(drawn, tshirt_keypoints)
+    centre_x = (drawn.points[11][0] + drawn.points[12][0]) / 2
+    sides = placement.body.person_points[7:7 + 2 * (len(SIDE_ROWS) - 1)]
+    for left, right in zip(sides[::2], sides[1::2]):
+        row = (left[1] + right[1]) / 2
+        if row > drawn.mask_small.shape[0] / drawn.mask_scale:
+            continue
+        inside = np.flatnonzero(drawn.mask_small[int(row * drawn.mask_scale)] > 0.5) / drawn.mask_scale
+        torso = inside[np.abs(inside - centre_x) < 0.58 * placement.shoulder_width]
+        garment_width = float(np.dot(right - left, placement.across))
+        assert garment_width <= 1.15 * (torso.max() - torso.min()), (row, garment_width, torso.max() - torso.min())
+
+
+@pytest.mark.parametrize("chin_height", [0.12, 0.2, 0.35])
+def test_the_collar_stays_below_a_low_chin(person, tshirt_keypoints, chin_height):
+    # A bowed head or raised shoulders bring the chin (the face box's lower edge) within
+    # chin_height shoulder widths of the shoulder line. Before: the collar sat 0.22 shoulder
+    # widths above that line whatever the chin did, so on the chin or above it.
+    shoulders_mid = (person.points[11] + person.points[12]) / 2
+    chin_y = shoulders_mid[1] - chin_height * person.shoulder_width
+    fx, _, fw, fh = person.face.box
+    lowered = replace(person, face=Face(np.array([fx, chin_y - fh, fw, fh]), person.face.score, person.face.keypoints))
+    placement = place_garment(lowered, tshirt_keypoints)
+    collar_top = placement.body.person_points[:3, 1].min()  # the collar's two tips and its middle
+    assert collar_top > chin_y + 0.15 * chin_height * person.shoulder_width, (collar_top, chin_y)

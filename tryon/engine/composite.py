@@ -1,9 +1,11 @@
-"""Lay the warped garment over the person: occlusion, feathering, shading, remnant cover.
+"""Lay the warped garment over the person: occlusion, feathering, shading, old clothing.
 
 All work is confined to the box the garment can reach and done at the engine's
 working resolution; the result is a layer (colours and alpha) that is then pasted
-onto the full-size photo. The shading and the remnant cover only need coarse
-information and run at about 80-100 pixels per shoulder width.
+onto the full-size photo. The shading and the old clothing's cover and replacement
+(old_clothing.py) only need coarse information and run at about 70-80 pixels per
+shoulder width. Sleeves are drawn as the tube the placement lays along each arm,
+textured by the warped sleeve of the photo, so they always come along whole.
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ import numpy as np
 
 from .garment import GarmentCutout
 from .imaging import ellipse_kernel, fill_from_nearest
+from .old_clothing import OldClothing, skin_like
 from .person import LEFT_ELBOW, LEFT_WRIST, RIGHT_ELBOW, RIGHT_WRIST, PersonAnalysis
 from .placement import Placement
 from .warp import warp_into_box
 
 RIM_PER_BODY_WIDTH = 0.02  # width of the cut-out's rim whose colours are not trusted
-BACKGROUND_TOLERANCE = 20.0  # Lab distance from the garment photo's frame colour that counts as background
+# Background in the garment photo: colour within this many times the frame's noise (at least the
+# floor) of the frame's colour, and at most this much darker (soft shadows in the notches).
+BACKGROUND_NOISE_FLOOR = 8.0
+MAX_SHADOW_DARKENING = 60.0
 FEATHER_PER_SHOULDER = 0.006  # blur of the garment's outline, in shoulder widths
 # Shading is measured where the shoulders are this many pixels apart: folds are broad,
 # and at that size prints, seams and patches are already blurred away.
@@ -28,18 +34,27 @@ SHADING_SHOULDER_PIXELS = 80
 FOLD_SIGMA, LIGHT_SIGMA = 0.045, 0.35  # in shoulder widths: fold detail, overall illumination
 SHADE_MIN, SHADE_MAX = 0.84, 1.1  # folds darken more than they brighten
 PASTE_BAND_ROWS = 256  # rows of a big photo resampled at a time
-REMNANT_REACH = 0.1  # old clothing this close to the garment (shoulder widths) gets covered
 FOREARM_CONFIDENT = 0.6  # elbow and wrist visibility above which a forearm is simply in front
 FOREARM_MIN_VISIBILITY = 0.05  # below this the elbow and wrist landmarks are not even a hint
 SKIN_CHROMA_TOLERANCE = 9.0  # Lab a/b distance from the face's own skin colour
 
 
-def warp_garment(garment_bgr: np.ndarray, cutout: GarmentCutout, placement: Placement,
-                 size: tuple[int, int]) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]:
-    """Return the box, the garment image warped into it, and its coverage (alpha, float32).
+@dataclass
+class WarpedGarment:
+    """The garment warped onto the person, over a box (x0, y0, x1, y1) of the working image."""
 
-    Body and sleeves are warped separately, sleeves first and the body over them, so
-    bending a sleeve never drags the body out of shape.
+    box: tuple[int, int, int, int]
+    image: np.ndarray  # uint8 BGR, the box's size
+    alpha: np.ndarray  # float32 in [0, 1]: the garment's coverage
+    sleeves: np.ndarray  # float32 in [0, 1]: the part of it that is sleeve
+
+
+def warp_garment(garment_bgr: np.ndarray, cutout: GarmentCutout, placement: Placement,
+                 size: tuple[int, int]) -> WarpedGarment:
+    """Warp the garment's body and sleeves onto the person, each on its own.
+
+    Warping them separately means bending a sleeve never drags the body out of shape. The
+    sleeves are drawn over the body: an arm, and so its sleeve, is in front of the torso.
     """
     width, height = size
     margin = 0.35 * placement.shoulder_width
@@ -49,12 +64,14 @@ def warp_garment(garment_bgr: np.ndarray, cutout: GarmentCutout, placement: Plac
     shrink = min(1.0, 1.25 * placement.garment_scale)
     garment_bgr, cutout, placement = _shrink_garment(garment_bgr, cutout, placement, shrink)
     alpha = _garment_alpha(cutout)
-    source = _extend_colours_past_edge(garment_bgr, alpha, RIM_PER_BODY_WIDTH * cutout.keypoints.body_width)
+    noise = float(cutout.info.get("border_spread", 2.0))
+    source = _extend_colours_past_edge(garment_bgr, alpha, RIM_PER_BODY_WIDTH * cutout.keypoints.body_width, noise)
     image = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
     coverage = np.zeros((y1 - y0, x1 - x0), np.float32)
+    sleeves = np.zeros_like(coverage)
     overlap = 0.04 * cutout.keypoints.body_width
-    parts = [(part, _sleeve_region(alpha, part, cutout, overlap)) for part in placement.sleeves]
-    parts.append((placement.body, _body_region(alpha, placement.sleeves, cutout, overlap)))
+    parts = [(placement.body, _body_region(alpha, placement.sleeves, cutout, overlap))]
+    parts += [(part, _sleeve_region(alpha, part, cutout, overlap)) for part in placement.sleeves]
     for part, part_alpha in parts:
         px0, py0, px1, py1 = _part_box(part, box, margin)
         if px1 <= px0 or py1 <= py0:
@@ -62,10 +79,44 @@ def warp_garment(garment_bgr: np.ndarray, cutout: GarmentCutout, placement: Plac
         warped, warped_alpha = warp_into_box(source, part_alpha, part.garment_points,
                                              part.person_points, (px0, py0, px1, py1))
         a = warped_alpha.astype(np.float32) * (1.0 / 255.0)
+        if part.arm is not None:
+            warped, a = _fill_sleeve_tube(warped, a, part, (px0, py0))
         window = (slice(py0 - y0, py1 - y0), slice(px0 - x0, px1 - x0))
         image[window] = cv2.blendLinear(warped, image[window], a, 1.0 - a)
         coverage[window] = np.maximum(coverage[window], a)
-    return box, image, coverage
+        if part.arm is not None:
+            sleeves[window] = np.maximum(sleeves[window], a)
+    return WarpedGarment(box, image, coverage, sleeves)
+
+
+def _fill_sleeve_tube(warped: np.ndarray, alpha: np.ndarray, part, origin) -> tuple[np.ndarray, np.ndarray]:
+    """The sleeve as the tube laid along the arm, textured by the warped sleeve.
+
+    A product photo's sleeve rarely has the outline the placement assumes (folded, angled,
+    cut short by the cut-out): warped alone it covers part of the arm and leaves blotches
+    beside it. The tube is what shows; pixels of it the warp did not reach take the colour
+    of the nearest warped sleeve pixel, and warped pixels outside it are dropped.
+    """
+    outline = np.round((part.sleeve_outline() - np.asarray(origin, float)) * 4).astype(np.int32)
+    tube = np.zeros(alpha.shape, np.uint8)
+    cv2.fillPoly(tube, [outline], 255, cv2.LINE_AA, shift=2)
+    tube = tube.astype(np.float32) * (1.0 / 255.0)
+    solid = alpha > 0.9
+    if np.count_nonzero(solid) < 16:
+        return warped, alpha * tube  # nothing of the sleeve to take colours from
+    missing = (tube > 0) & ~solid
+    if not missing.any():
+        return warped, tube
+    # Nearest colours at quarter resolution: they only fill the tube's margins.
+    height, width = alpha.shape
+    quarter = (max(1, width // 4), max(1, height // 4))
+    small_solid = cv2.resize(solid.astype(np.uint8), quarter, interpolation=cv2.INTER_NEAREST) > 0
+    if not small_solid.any():
+        return warped, alpha * tube
+    nearest = fill_from_nearest(cv2.resize(warped, quarter, interpolation=cv2.INTER_AREA), small_solid)
+    filled = cv2.resize(nearest, (width, height), interpolation=cv2.INTER_LINEAR)
+    cv2.copyTo(warped, solid.astype(np.uint8), filled)
+    return filled, tube
 
 
 def _shrink_garment(garment_bgr, cutout, placement, factor):
@@ -85,7 +136,8 @@ def _part_box(part, box, margin):
     return max(x0, low[0]), max(y0, low[1]), min(x1, high[0]), min(y1, high[1])
 
 
-def _extend_colours_past_edge(garment_bgr: np.ndarray, alpha: np.ndarray, rim_width: float) -> np.ndarray:
+def _extend_colours_past_edge(garment_bgr: np.ndarray, alpha: np.ndarray, rim_width: float,
+                              noise: float) -> np.ndarray:
     """Replace the cut-out's rim and the background beyond it with the garment's own colours.
 
     The outermost pixels of a cut-out mix fabric with the product background, the mask
@@ -95,14 +147,17 @@ def _extend_colours_past_edge(garment_bgr: np.ndarray, alpha: np.ndarray, rim_wi
     of the nearest trusted fabric pixel instead (found at quarter resolution).
     """
     height, width = alpha.shape
-    depth = cv2.distanceTransform((alpha > 127).astype(np.uint8), cv2.DIST_L2, 3)
+    # The frame counts as outside: in a tight crop the garment touches it, and the pixels the
+    # cut-out puts there mix fabric with background just like any other edge.
+    framed = cv2.copyMakeBorder((alpha > 127).astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    depth = cv2.distanceTransform(framed, cv2.DIST_L2, 3)[1:-1, 1:-1]
     core = (depth > rim_width).astype(np.uint8)
     # Colours are judged at quarter resolution, which is plenty and 16 times cheaper.
     size = (max(1, width // 4), max(1, height // 4))
     colours = cv2.resize(garment_bgr, size, interpolation=cv2.INTER_AREA)
     # Deep enough for the armpit notches the mask bridges, shallow enough to keep a central print.
     near_outline = cv2.resize(depth, size, interpolation=cv2.INTER_AREA) < 12 * rim_width
-    background = (near_outline & _looks_like_background(colours)).astype(np.uint8)
+    background = (near_outline & _looks_like_background(colours, noise)).astype(np.uint8)
     # Fabric pixels bordering that background are mixed with it too: drop them as well.
     background = cv2.dilate(background, np.ones((3, 3), np.uint8))
     core[cv2.resize(background, (width, height), interpolation=cv2.INTER_NEAREST) > 0] = 0
@@ -113,27 +168,38 @@ def _extend_colours_past_edge(garment_bgr: np.ndarray, alpha: np.ndarray, rim_wi
     return filled
 
 
-def _looks_like_background(photo: np.ndarray) -> np.ndarray:
+def _looks_like_background(photo: np.ndarray, noise: float) -> np.ndarray:
     """Pixels of about the colour of the photo's frame (plain background), even in soft shadow.
 
-    Shadows change lightness more than colour, so lightness counts half (as in the cut-out).
+    Shadows darken the background without changing its colour, so lightness may drop a lot
+    while the colour (Lab a, b) must stay within the frame's own noise: a cream or pastel
+    garment on white differs in colour only a little, but more than the frame's noise does.
     """
     lab = cv2.cvtColor(photo, cv2.COLOR_BGR2LAB).astype(np.float32)
-    frame = np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])
-    gap = (lab - np.median(frame, axis=0)) * np.float32([0.5, 1.0, 1.0])
-    return np.sqrt((gap * gap).sum(axis=2)) < BACKGROUND_TOLERANCE
+    frame = np.median(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]), axis=0)
+    tolerance = max(BACKGROUND_NOISE_FLOOR, 3.0 * noise)
+    colour_gap = np.hypot(lab[..., 1] - frame[1], lab[..., 2] - frame[2])
+    darker = frame[0] - lab[..., 0]
+    return (colour_gap < tolerance) & (darker > -tolerance) & (darker < MAX_SHADOW_DARKENING)
 
 
-def _outer_side(shape, shoulder, armpit, centre_x, slack):
-    """Pixels on the far side (away from the body centre) of the shoulder-armpit line."""
+def _outer_side(shape, shoulder, armpit, centre_x, slack) -> np.ndarray:
+    """Pixels on the far side (away from the body centre) of the shoulder-armpit line, moved
+    slack pixels towards the centre: a 0/255 mask, drawn as a polygon (cheaper than per-pixel
+    arithmetic on the whole photo)."""
     height, width = shape
     normal = np.array([armpit[1] - shoulder[1], -(armpit[0] - shoulder[0])], float)
     normal /= max(np.linalg.norm(normal), 1e-6)
     if np.dot(normal, np.array([centre_x, shoulder[1]]) - shoulder) > 0:
         normal = -normal
-    xs = np.arange(width, dtype=np.float32)[None, :]
-    ys = np.arange(height, dtype=np.float32)[:, None]
-    return ((xs - shoulder[0]) * normal[0] + (ys - shoulder[1]) * normal[1]) > -slack
+    along = np.array([-normal[1], normal[0]])
+    far = 4.0 * (height + width)
+    start = np.asarray(shoulder, float) - normal * slack
+    corners = [start - along * far, start + along * far, start + along * far + normal * far,
+               start - along * far + normal * far]
+    side = np.zeros(shape, np.uint8)
+    cv2.fillPoly(side, [np.round(np.array(corners) * 16).astype(np.int32)], 255, cv2.LINE_8, shift=4)
+    return side
 
 
 def _sleeve_region(alpha, part, cutout, overlap):
@@ -141,30 +207,31 @@ def _sleeve_region(alpha, part, cutout, overlap):
     the body's side seam (a long sleeve hangs on below the armpit beside the body)."""
     shoulder, armpit = part.armhole
     keys = cutout.keypoints
-    outer = _outer_side(alpha.shape, shoulder, armpit, keys.centre_x, overlap)
-    above_armpit = np.arange(alpha.shape[0])[:, None] < armpit[1] + overlap
-    xs = np.arange(alpha.shape[1])[None, :]
+    allowed = np.zeros(alpha.shape, np.uint8)
+    allowed[:max(0, int(np.ceil(armpit[1] + overlap)))] = 255
     if armpit[0] < keys.centre_x:
-        beside_body = xs < keys.body_left - overlap
+        allowed[:, :max(0, int(np.ceil(keys.body_left - overlap)))] = 255
     else:
-        beside_body = xs > keys.body_right + overlap
-    return np.where(outer & (above_armpit | beside_body), alpha, 0).astype(np.uint8)
+        allowed[:, max(0, int(np.floor(keys.body_right + overlap)) + 1):] = 255
+    mask = cv2.bitwise_and(_outer_side(alpha.shape, shoulder, armpit, keys.centre_x, overlap), allowed)
+    return cv2.bitwise_and(alpha, alpha, mask=mask)
 
 
 def _body_region(alpha, sleeves, cutout, overlap):
     region = alpha.copy()
     for part in sleeves:
         shoulder, armpit = part.armhole
-        outer = _outer_side(alpha.shape, shoulder, armpit, cutout.keypoints.centre_x, -overlap)
-        above_armpit = np.arange(alpha.shape[0])[:, None] < armpit[1]
-        region[outer & above_armpit] = 0
+        cut = _outer_side(alpha.shape, shoulder, armpit, cutout.keypoints.centre_x, -overlap)
+        cut[max(0, int(np.ceil(armpit[1]))):] = 0  # only above the armpit
+        region[cut > 0] = 0
     return region
 
 
 def _garment_alpha(cutout: GarmentCutout) -> np.ndarray:
     """Garment coverage with the neck opening cut out, so the wearer's neck shows through."""
-    # The cut-out's outermost pixels mix fabric with background (and its shadow): drop them.
-    alpha = cv2.erode(cutout.mask, ellipse_kernel(5))
+    # The cut-out's outermost pixels mix fabric with background (and its shadow): drop them,
+    # at the frame of a tight crop too.
+    alpha = cv2.erode(cutout.mask, ellipse_kernel(5), borderType=cv2.BORDER_CONSTANT, borderValue=0)
     keys = cutout.keypoints
     half_opening = (keys.collar_right[0] - keys.collar_left[0]) / 2
     centre = (int(round(keys.neck[0])), int(round(keys.neck[1])))
@@ -183,24 +250,28 @@ class GarmentLayer:
 
 
 def compose_layer(person_bgr: np.ndarray, person: PersonAnalysis, placement: Placement,
-                  box: tuple[int, int, int, int], warped: np.ndarray, warped_alpha: np.ndarray) -> GarmentLayer:
+                  garment: WarpedGarment) -> GarmentLayer:
     """Decide what the garment covers and how it is shaded, at the working resolution."""
+    box, warped = garment.box, garment.image
     x0, y0, x1, y1 = box
     if x1 <= x0 or y1 <= y0:
         return GarmentLayer(box, np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0), np.float32))
     body = person.mask_in_box(box)
     region = person_bgr[y0:y1, x0:x1]
-    in_front = _in_front_of_garment(person, placement, box, body, region)
+    # A forearm in front of the torso hides the body of the garment, not its own sleeve.
+    in_front = _in_front_of_garment(person, placement, box, body, region) * (1.0 - garment.sleeves)
 
-    alpha = warped_alpha * (1.0 - in_front)
+    alpha = garment.alpha * (1.0 - in_front)
     # The garment may stand a little off the body, but not float over the background.
     alpha = alpha * person.mask_in_box(box, grow=0.14 * placement.shoulder_width)
-    warped, alpha = _cover_old_clothing_beside(region, warped, alpha, body, in_front, placement, box)
+    old = OldClothing(region, body, in_front, alpha, placement, box, _face_sample(person, box, region))
+    warped, alpha = old.cover_beside(warped, alpha)
     alpha = cv2.GaussianBlur(alpha, (0, 0), max(1.0, FEATHER_PER_SHOULDER * placement.shoulder_width))
-    _protect_face(alpha, person.face.box, box)
 
     shade = _shading(region, alpha, placement.shoulder_width)
     shaded = cv2.multiply(warped, cv2.merge([shade, shade, shade]), dtype=cv2.CV_8U)
+    shaded, alpha = old.replace_leftovers(shaded, alpha)
+    _protect_face(alpha, person.face.box, box)
     return GarmentLayer(box, shaded, alpha)
 
 
@@ -248,78 +319,6 @@ def _resample_band(layer: GarmentLayer, work_scale: float, band) -> tuple[np.nda
     return image, alpha
 
 
-def _cover_old_clothing_beside(region, warped, alpha, body, in_front, placement, box):
-    """Extend the garment over strips of the old clothing left showing just beside it.
-
-    No garment matches the old clothing's outline: strips of the old top show beside the
-    sleeves, at the shoulders and under the hem, and read as a badly cut sticker. Pixels
-    close to the garment that have the old clothing's colour, belong to the person, are
-    not in front of the garment (face, neck, forearms) and are not further along the arm
-    than a sleeve's cuff (the arm below a short sleeve keeps its own sleeve) get the
-    colours of the nearest garment pixels. Done at about 100 px per shoulder width.
-    """
-    shoulder_width = placement.shoulder_width
-    factor = min(1.0, 100.0 / shoulder_width)
-    height, width = alpha.shape
-    size = (max(1, round(width * factor)), max(1, round(height * factor)))
-
-    def small(image, interpolation=cv2.INTER_AREA):
-        return cv2.resize(image, size, interpolation=interpolation)
-
-    small_alpha = small(alpha)
-    covered = small_alpha > 0.5
-    lab = cv2.cvtColor(small(region), cv2.COLOR_BGR2LAB).astype(np.float32)
-    person_there = (small(body) > 0.5) & (small(in_front) < 0.3)
-    old_clothing = covered & person_there
-    if np.count_nonzero(old_clothing) < 50:
-        return warped, alpha
-
-    near = cv2.dilate(covered.astype(np.uint8), ellipse_kernel(2 * REMNANT_REACH * shoulder_width * factor)) > 0
-    candidates = near & ~covered & person_there & _looks_like(lab, lab[old_clothing])
-    candidates &= ~_beyond_cuffs(placement, box, size, factor)
-    candidates = cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    if not candidates.any():
-        return warped, alpha
-
-    colours = fill_from_nearest(small(warped), small_alpha > 0.9)
-    fill_alpha = cv2.resize(cv2.GaussianBlur(candidates.astype(np.float32), (0, 0), 1.0), (width, height),
-                            interpolation=cv2.INTER_LINEAR)
-    fill_colours = cv2.resize(colours, (width, height), interpolation=cv2.INTER_LINEAR)
-    # Inside the garment keep its own pixels; towards its edge hand over to the fill colours.
-    trust = np.clip(alpha * 1.2, 0, 1)
-    warped = cv2.blendLinear(warped, fill_colours, trust, 1.0 - trust)
-    return warped, np.maximum(alpha, fill_alpha)
-
-
-def _looks_like(lab: np.ndarray, samples: np.ndarray) -> np.ndarray:
-    """Pixels whose colour is close to the typical colour of the samples (Lab, float)."""
-    typical = np.median(samples, axis=0)
-    chroma = float(np.hypot(typical[1] - 128, typical[2] - 128))
-    colour_gap = np.hypot(lab[..., 1] - typical[1], lab[..., 2] - typical[2])
-    return (colour_gap < max(16.0, 0.45 * chroma)) & (np.abs(lab[..., 0] - typical[0]) < 70)
-
-
-def _beyond_cuffs(placement: Placement, box, size, factor) -> np.ndarray:
-    """The arms below the sleeves' cuffs (in the scaled box): they keep their own colours.
-
-    A band along each arm from its sleeve's cuff on past the elbow and wrist, a little
-    wider than the arm, so the remnant cover never paints sleeve colour down the arm.
-    """
-    width, height = size
-    beyond = np.zeros((height, width), np.uint8)
-    for sleeve in placement.sleeves:
-        arm = sleeve.arm
-        if arm is None:
-            continue
-        path = [arm.point_at(sleeve.cuff_reach), arm.elbow, arm.wrist, arm.wrist + (arm.wrist - arm.elbow) * 0.5]
-        if sleeve.cuff_reach > arm.upper_length:
-            path = [arm.point_at(sleeve.cuff_reach), arm.wrist, arm.wrist + (arm.wrist - arm.elbow) * 0.5]
-        pixels = [((np.asarray(p) - box[:2]) * factor).round().astype(np.int32) for p in path]
-        thickness = max(1, int(round(2.6 * arm.half_width * factor)))
-        cv2.polylines(beyond, [np.array(pixels)], False, 1, thickness)
-    return beyond > 0
-
-
 def _in_front_of_garment(person: PersonAnalysis, placement: Placement, box, body: np.ndarray,
                          region: np.ndarray) -> np.ndarray:
     """Head, neck and forearms crossing the torso stay in front of the new garment."""
@@ -365,11 +364,17 @@ def _forearms_in_front(person: PersonAnalysis, placement: Placement, box, body: 
             cv2.line(uncertain, _pixel(start), _pixel(hand), 1, max(1, int(0.4 * placement.shoulder_width)))
     in_front = confident.astype(bool)
     if uncertain.any():
-        skin = _skin_like(region, person, box) & uncertain.astype(bool) & (body > 0.5)
+        # Only the bands' bounding box (and the opening's reach around it) needs looking at.
+        kernel = ellipse_kernel(0.06 * placement.shoulder_width)
+        x, y, w, h = cv2.boundingRect(uncertain)
+        pad = kernel.shape[0]
+        left, top = max(0, x - pad), max(0, y - pad)
+        right, bottom = min(width, x + w + pad), min(height, y + h + pad)
+        window = (slice(top, bottom), slice(left, right))
+        skin = _skin_like(region, person, box, (left, top, right - left, bottom - top))[window]
+        skin &= (uncertain[window] > 0) & (body[window] > 0.5)
         # Colour fringes along seams and straps are thin; a forearm or hand is a sizeable blob.
-        skin = cv2.morphologyEx(skin.astype(np.uint8), cv2.MORPH_OPEN,
-                                ellipse_kernel(0.06 * placement.shoulder_width)) > 0
-        in_front |= skin
+        in_front[window] |= cv2.morphologyEx(skin.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0
     return (in_front & (body > 0.4)).astype(np.float32)
 
 
@@ -377,14 +382,19 @@ def _pixel(point) -> tuple[int, int]:
     return int(round(point[0])), int(round(point[1]))
 
 
-def _skin_like(region: np.ndarray, person: PersonAnalysis, box) -> np.ndarray:
-    """Pixels of the box with about the colour of the middle of the person's face (Lab)."""
+def _skin_like(region: np.ndarray, person: PersonAnalysis, box, within) -> np.ndarray:
+    """Pixels of the box with about the colour of the middle of the person's face (Lab).
+
+    Only the part within (x, y, w, h, box pixels) is looked at; the rest is False.
+    """
+    skin = np.zeros(region.shape[:2], bool)
     image_face = _face_sample(person, box, region)
-    if image_face is None:
-        return np.zeros(region.shape[:2], bool)
-    lab = cv2.cvtColor(region, cv2.COLOR_BGR2LAB).astype(np.float32)
-    colour_gap = np.hypot(lab[..., 1] - image_face[1], lab[..., 2] - image_face[2])
-    return (colour_gap < SKIN_CHROMA_TOLERANCE) & (np.abs(lab[..., 0] - image_face[0]) < 60)
+    x, y, w, h = within
+    if image_face is None or w == 0 or h == 0:
+        return skin
+    lab = cv2.cvtColor(region[y:y + h, x:x + w], cv2.COLOR_BGR2LAB).astype(np.float32)
+    skin[y:y + h, x:x + w] = skin_like(lab, image_face, SKIN_CHROMA_TOLERANCE)
+    return skin
 
 
 def _face_sample(person: PersonAnalysis, box, region: np.ndarray):

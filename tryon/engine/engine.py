@@ -84,9 +84,9 @@ class TryOnEngine:
         height, width = work_bgr.shape[:2]
         with clock("warp"):
             placement = place_garment(person, cutout.keypoints)
-            box, warped, warped_alpha = warp_garment(garment_bgr, cutout, placement, (width, height))
+            warped = warp_garment(garment_bgr, cutout, placement, (width, height))
         with clock("composite"):
-            layer = compose_layer(work_bgr, person, placement, box, warped, warped_alpha)
+            layer = compose_layer(work_bgr, person, placement, warped)
             image = paste_layer(person_bgr, layer, work_scale, person.face.box)
         timings["total"] = round((time.perf_counter() - started) * 1000, 1)
         info = {"category": "tops", "garment_kind": "top", "person": person.info, "garment": cutout.info}

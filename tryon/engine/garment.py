@@ -5,6 +5,14 @@ colour is estimated from the image border; a pixel belongs to the garment when i
 colour differs from that background or when it carries fabric texture that the
 smooth background lacks. The texture cue is what lets white and light-grey
 garments on white backgrounds through: their colour barely differs, their knit does.
+
+Shops crop tightly, so the garment may touch the frame. The background is therefore
+judged on the frame segments that look like background, and a garment touching the
+frame is accepted when it only touches it with its extremes (a sleeve tip, a shoulder)
+or lies on it with a straight end (a hem, a cuff); one that runs on past the frame at
+an angle, loses its collar to the top edge or one side to a side edge is cut off.
+Print motifs and knit patterns that come out as separate blobs inside the garment's
+outline are part of it; so are the two panels of an open cardigan.
 """
 
 from __future__ import annotations
@@ -20,12 +28,21 @@ from .networks import ModelSet
 
 SEGMENTATION_MAX_SIDE = 512
 LIGHTNESS_WEIGHT = 0.5  # soft shadows change lightness, not colour: count them half
-MAX_BORDER_SPREAD = 12.0  # 90th percentile colour distance of the border from its median
-PLAIN_DISTANCE = 15.0  # border pixels closer than this to the median count as background
-MIN_PLAIN_BORDER = 0.6
+MAX_BORDER_SPREAD = 12.0  # 90th percentile colour distance of the background frame from its colour
+FRAME_SEGMENTS = 8  # each side of the frame is judged in this many pieces
+MIN_PLAIN_BORDER = 0.5  # share of frame segments that must be plain background
 MIN_AREA, MAX_AREA = 0.05, 0.85
 MIN_MAIN_COMPONENT = 0.85
-MAX_BORDER_TOUCH = 0.05
+SHADOW_DISTANCE = 15.0  # the garment's soft shadow on the background stays closer than this to it
+MAX_SCENERY = 0.1  # share of a frame piece that may differ from the background without being garment
+JOIN_GAP = 0.03  # blobs this close (share of the longer side) to the garment are part of it
+# Frame contacts: a run along an edge up to this share of it is a tangent touch; a longer
+# one is a straight end lying on the frame only when the outline leaves the frame nearly at
+# right angles (the garment does not go on widening past it).
+MAX_TANGENT_TOUCH = 0.1
+MAX_CROSSING_ANGLE_DEG = 40.0
+MAX_FRAME_TOUCH = 0.35  # share of the whole frame the garment may lie on
+MAX_SIDE_ASYMMETRY = 0.08  # left and right reach from the body's centre, share of the width
 MIN_SOLIDITY = 0.55
 MIN_EDGE_CONTRAST = 3.0  # garment outline signal, in multiples of background noise
 MAX_FACE_SCORE = 0.75  # a confident face means someone sent a person photo
@@ -104,20 +121,13 @@ def _segment(small: np.ndarray, info: dict) -> np.ndarray:
     ring = np.ones((height, width), bool)
     ring[border:-border, border:-border] = False
 
-    background = np.median(lab[ring], axis=0)
     weights = np.array([LIGHTNESS_WEIGHT, 1.0, 1.0], np.float32)
+    background, spread, tolerance, plain_segments = _frame_background(lab, border, weights)
     distance = np.linalg.norm((lab - background) * weights, axis=2)
-    # A garment cut off by the frame puts some of itself on the border: judge the
-    # background by the border pixels that look like background, and let the
-    # border-touch check report the cut-off garment.
-    border_distance = distance[ring]
-    plain_share = float(np.mean(border_distance < PLAIN_DISTANCE))
-    plain = border_distance[border_distance < PLAIN_DISTANCE]
-    spread = float(np.percentile(plain, 90)) if plain.size else float("inf")
+    plain_share = float(np.mean([plain for plain, _ in plain_segments]))
     info.update(border_plain_share=round(plain_share, 3), border_spread=round(spread, 2))
     if plain_share < MIN_PLAIN_BORDER or spread > MAX_BORDER_SPREAD:
-        raise GarmentImageError("the garment photo's background is not plain; photograph the garment "
-                                "against a plain, evenly lit background (white, grey or any single colour)")
+        raise _busy_background()
 
     texture = _local_std(lab[..., 0], 5)
     noise = max(float(np.percentile(texture[ring], 90)), 0.8)
@@ -127,13 +137,90 @@ def _segment(small: np.ndarray, info: dict) -> np.ndarray:
     mask = foreground.astype(np.uint8) * 255
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, ellipse_kernel(0.02 * max(height, width)))
-    mask, main_share = largest_component(mask)
+    mask, main_share = _garment_blobs(mask, JOIN_GAP * max(height, width))
     mask = fill_holes(mask)
     info.update(colour_threshold=round(colour_threshold, 2), texture_threshold=round(texture_threshold, 2))
+    # What is not plain on the frame must be garment lying on it, not scenery.
+    garment_near = cv2.dilate(mask, np.ones((5, 5), np.uint8)) > 0
+    for plain, strip in plain_segments:
+        scenery = (distance[strip] > max(tolerance, SHADOW_DISTANCE)) & ~garment_near[strip]
+        if not plain and np.mean(scenery) > MAX_SCENERY:
+            raise _busy_background()
     # How far the outline stands out from background noise, in multiples of that noise.
     signal = np.maximum(distance / max(spread, 1.5), texture / noise)
     _check_garment_shape(mask, main_share, signal, info)
     return mask
+
+
+def _busy_background() -> GarmentImageError:
+    return GarmentImageError("the garment photo's background is not plain; photograph the garment "
+                             "against a plain, evenly lit background (white, grey or any single colour)")
+
+
+def _frame_background(lab: np.ndarray, border: int, weights: np.ndarray):
+    """The background colour and its noise, judged on the frame piece by piece.
+
+    The frame (a ring border pixels wide) is cut into FRAME_SEGMENTS pieces per side. The
+    background colour is the median colour of the calmer half of the pieces, so a garment
+    lying on part of the frame does not tint it; its spread is the 90th percentile colour
+    distance within those calm pieces. Returns the colour, the spread, the distance from
+    the colour that still counts as background and, per piece, whether it is plain and its
+    slices (to check later that what is not plain there is garment).
+    """
+    strips, pixels = _frame_pieces(lab, border)
+    medians = np.median(pixels, axis=1)
+    own_spread = np.percentile(np.linalg.norm((pixels - medians[:, None]) * weights, axis=2), 90, axis=1)
+    calm = np.argsort(own_spread)[:len(strips) // 2]
+    background = np.median(medians[calm], axis=0)
+    distance = np.linalg.norm((pixels - background) * weights, axis=2)
+    spread = float(np.percentile(distance[calm], 90))
+    tolerance = max(2.0 * spread, 6.0)
+    far = np.percentile(distance, 90, axis=1)
+    return background, spread, tolerance, [(bool(f <= tolerance), strip) for f, strip in zip(far, strips)]
+
+
+def _frame_pieces(lab: np.ndarray, border: int):
+    """The frame's pieces: their slices into lab, and their pixels as one (pieces, n, 3) array.
+
+    All pieces get the same number of pixels (the sides' lengths are cut to a multiple of
+    FRAME_SEGMENTS, and the longer sides' pieces are sampled down), so they can be judged
+    together.
+    """
+    height, width = lab.shape[:2]
+    strips = []
+    for side, length in (("top", width), ("bottom", width), ("left", height), ("right", height)):
+        piece = length // FRAME_SEGMENTS
+        for k in range(FRAME_SEGMENTS):
+            along = slice(k * piece, (k + 1) * piece)
+            strips.append({"top": (slice(0, border), along), "bottom": (slice(height - border, height), along),
+                           "left": (along, slice(0, border)), "right": (along, slice(width - border, width))}[side])
+    count = border * (min(height, width) // FRAME_SEGMENTS)
+    pixels = np.stack([_sample(lab[strip].reshape(-1, 3), count) for strip in strips])
+    return strips, pixels
+
+
+def _sample(pixels: np.ndarray, count: int) -> np.ndarray:
+    return pixels[np.linspace(0, len(pixels) - 1, count).astype(int)]
+
+
+def _garment_blobs(mask: np.ndarray, gap: float) -> tuple[np.ndarray, float]:
+    """The garment's blob and its share of all foreground, with nearby blobs joined to it.
+
+    A print motif or a knit pattern on a garment close to the background colour, or the
+    two panels of an open cardigan, come out of the threshold as several blobs; those that
+    lie within the main blob's convex hull or within gap pixels of it are part of it.
+    """
+    main, share = largest_component(mask)
+    if share >= 1.0 or not main.any():
+        return main, share
+    near = cv2.dilate(main, ellipse_kernel(2 * gap))
+    contours, _ = cv2.findContours(main, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    cv2.fillPoly(near, [cv2.convexHull(max(contours, key=cv2.contourArea))], 255)
+    count, labels = cv2.connectedComponents(mask, connectivity=8)
+    touching = np.unique(labels[(near > 0) & (mask > 0)])
+    joined = np.isin(labels, touching[touching > 0])
+    garment = cv2.morphologyEx(joined.astype(np.uint8) * 255, cv2.MORPH_CLOSE, ellipse_kernel(2 * gap))
+    return garment, float(np.count_nonzero(joined) / max(np.count_nonzero(mask), 1))
 
 
 def _local_std(channel: np.ndarray, size: int) -> np.ndarray:
@@ -167,7 +254,7 @@ def _check_garment_shape(mask, main_share, signal, info):
     edge = np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
     touch = float(np.count_nonzero(edge)) / edge.size
     info["border_touch"] = round(touch, 3)
-    if touch > MAX_BORDER_TOUCH:
+    if touch > MAX_FRAME_TOUCH or _cut_by_the_frame(mask):
         raise GarmentImageError("the garment is cut off by the edge of the garment image; "
                                 "send a photo showing the whole garment with some background around it")
 
@@ -183,6 +270,63 @@ def _check_garment_shape(mask, main_share, signal, info):
     if contrast < MIN_EDGE_CONTRAST:
         raise GarmentImageError("the garment cannot be told apart from its background; "
                                 "use a background that differs from the garment, evenly lit")
+
+
+def _cut_by_the_frame(mask: np.ndarray) -> bool:
+    """Whether the frame cuts through the garment rather than just touching it (a tight crop).
+
+    Every run of garment pixels along an edge is looked at. A short run is a tangent touch
+    of an extreme (sleeve tip, shoulder, hem corner). A longer run on the bottom edge is the
+    hem (or hanging cuffs) lying on the frame; a garment cut straight across its body there
+    cannot be told from it and is dressed as a shorter top. On a side edge a longer run is
+    a cuff lying on the frame only if, a little inside the frame, the sleeve is not much
+    wider than the run: an outline that goes on widening towards the frame (a sleeve cut
+    across at an angle) runs on past it; and the garment must then reach as far on the
+    other side of its centre (a cut-off side makes it lopsided). On the top edge the collar
+    tips and shoulders may lie on the frame, but the neck opening between them must not.
+    """
+    height, width = mask.shape
+    depth = max(3, int(round(0.03 * min(height, width))))
+    slack = depth * np.tan(np.radians(MAX_CROSSING_ANGLE_DEG))
+    edges = {"top": (mask[0], mask[depth]), "bottom": (mask[-1], mask[-1 - depth]),
+             "left": (mask[:, 0], mask[:, depth]), "right": (mask[:, -1], mask[:, -1 - depth])}
+    columns = np.flatnonzero((mask > 0).any(axis=0))
+    centre = (columns[0] + columns[-1]) / 2
+    lying_on_a_side = False
+    for side, (on_edge, inside) in edges.items():
+        for start, end in _runs(on_edge > 0):
+            if end - start <= MAX_TANGENT_TOUCH * len(on_edge):
+                continue
+            if side == "top":
+                if start <= centre <= end:
+                    return True  # the neck opening is cut away
+                continue
+            if side == "bottom":
+                continue  # a hem lying on the frame, straight or curved
+            inner = [(a, b) for a, b in _runs(inside > 0) if a < end and b > start]
+            if not inner or min(a for a, _ in inner) < start - slack or max(b for _, b in inner) > end + slack:
+                return True
+            lying_on_a_side |= side in ("left", "right")
+    return lying_on_a_side and _lopsided(mask)
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of each run of True in a 1-D boolean array, end exclusive."""
+    padded = np.r_[False, flags, False].astype(np.int8)
+    changes = np.flatnonzero(np.diff(padded))
+    return list(zip(changes[::2], changes[1::2]))
+
+
+def _lopsided(mask: np.ndarray) -> bool:
+    inside = mask > 0
+    rows = np.flatnonzero(inside.any(axis=1))
+    band = rows[int(0.65 * len(rows)):int(0.9 * len(rows)) + 1]
+    left = np.median([np.argmax(inside[r]) for r in band])
+    right = np.median([len(inside[r]) - 1 - np.argmax(inside[r][::-1]) for r in band])
+    centre = (left + right) / 2
+    columns = np.flatnonzero(inside.any(axis=0))
+    reach_left, reach_right = centre - columns[0], columns[-1] - centre
+    return abs(reach_left - reach_right) > MAX_SIDE_ASYMMETRY * (columns[-1] - columns[0])
 
 
 def _max_near(image: np.ndarray, radius: int) -> np.ndarray:
@@ -215,11 +359,12 @@ def _find_keypoints(mask: np.ndarray, scale: float) -> GarmentKeypoints:
 
     collar_left, collar_right = highest_point(body_left, centre), highest_point(centre, body_right)
     neck = (collar_left + collar_right) / 2
-    shoulder_left = np.array([body_left, column_top[int(body_left)]], float)
-    shoulder_right = np.array([body_right, column_top[int(body_right)]], float)
     armpit_left, armpit_right = _armpits(mask, top, length, body_left, body_right)
-    sleeve_end_left = _sleeve_end(inside, shoulder_left, armpit_left, outward=-1)
-    sleeve_end_right = _sleeve_end(inside, shoulder_right, armpit_right, outward=+1)
+    shoulder_left = _shoulder(column_top, body_left, collar_left[0], armpit_left[1])
+    shoulder_right = _shoulder(column_top, body_right, collar_right[0], armpit_right[1])
+    lowest_sleeve = top + 0.9 * length
+    sleeve_end_left = _sleeve_end(inside, shoulder_left, armpit_left, body_left, -1, lowest_sleeve)
+    sleeve_end_right = _sleeve_end(inside, shoulder_right, armpit_right, body_right, +1, lowest_sleeve)
 
     def full(p):
         return None if p is None else np.asarray(p, float) / scale
@@ -232,6 +377,20 @@ def _find_keypoints(mask: np.ndarray, scale: float) -> GarmentKeypoints:
         hem=full([centre, bottom]),
         sleeve_end_left=full(sleeve_end_left), sleeve_end_right=full(sleeve_end_right),
     )
+
+
+def _shoulder(column_top: np.ndarray, seam_x: float, collar_x: float, armpit_y: float) -> np.ndarray:
+    """The outer end of the shoulder line: the top of the outline at the side seam's column.
+
+    A sleeveless top's armhole curves in from narrow shoulders: there the seam's column only
+    starts at the armhole's foot, so the outermost column between seam and collar whose top
+    is still well above the armpit is taken instead (the strap's outer corner).
+    """
+    step = 1 if collar_x > seam_x else -1
+    columns = np.arange(int(seam_x), int(collar_x), step)
+    high = columns[column_top[columns] < armpit_y - 0.25 * (armpit_y - column_top[int(collar_x)])]
+    x = int(high[0]) if len(high) else int(seam_x)
+    return np.array([x, column_top[x]], float)
 
 
 def _armpits(mask, top, length, body_left, body_right):
@@ -255,13 +414,20 @@ def _armpits(mask, top, length, body_left, body_right):
     return best["left"][1], best["right"][1]
 
 
-def _sleeve_end(inside, shoulder, armpit, outward):
-    """Centre of the far end of a sleeve: sleeve pixels beyond the body seam and above the armpit."""
+def _sleeve_end(inside, shoulder, armpit, seam_x, outward, lowest_y):
+    """Centre of the far end of a sleeve: its pixels beyond the body seam.
+
+    Above the armpit everything beyond the seam is sleeve; below it only what stands clear
+    of the seam (a long sleeve hanging beside the body), down to lowest_y (a flared hem
+    can stand past the seam too).
+    """
     height, width = inside.shape
     xs = np.arange(width)[None, :]
     ys = np.arange(height)[:, None]
-    beyond_seam = (xs < shoulder[0]) if outward < 0 else (xs > shoulder[0])
-    sleeve = inside & beyond_seam & (ys < armpit[1] + 2)
+    clearance = 0.03 * width
+    beyond_seam = (xs < seam_x) if outward < 0 else (xs > seam_x)
+    clear_of_seam = (xs < seam_x - clearance) if outward < 0 else (xs > seam_x + clearance)
+    sleeve = inside & beyond_seam & ((ys < armpit[1] + 2) | (clear_of_seam & (ys < lowest_y)))
     yy, xx = np.nonzero(sleeve)
     if len(xx) < 30:
         return None

@@ -6,7 +6,8 @@ then pulled onto the torso's own outline, measured from the person mask at a few
 heights, so the garment narrows or widens with the body instead of hanging as a
 rectangle. Each sleeve is laid along its upper arm (shoulder to elbow landmarks),
 as wide as the arm measured from the mask plus some ease, and a short sleeve ends
-part way down the upper arm so the arm below it shows.
+part way down the upper arm, above the elbow, so the arm below it shows. The collar
+sits at the base of the neck, found from the shoulder line and the chin.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from .person import (LEFT_ELBOW, LEFT_HIP, LEFT_SHOULDER, LEFT_WRIST, RIGHT_ELBO
                      RIGHT_WRIST, PersonAnalysis)
 
 BODY_WIDTH_PER_SHOULDER = 1.12  # garment body width / distance between the shoulder joints
-NECK_ABOVE_SHOULDERS = 0.22  # collar top sits this many shoulder widths above the shoulder line
+NECK_ABOVE_SHOULDERS = 0.22  # collar top sits this many shoulder widths above the shoulder line,
+NECK_BELOW_CHIN = 0.3  # ... but stays below the chin by this share of the chin's height above that line
 HEM_BELOW_HIPS = 0.10  # wanted hem position, as a share of the torso length below the hip line
 MIN_STRETCH, MAX_STRETCH = 0.85, 1.2  # vertical stretch allowed to reach the hips
 
@@ -29,9 +31,14 @@ MIN_STRETCH, MAX_STRETCH = 0.85, 1.2  # vertical stretch allowed to reach the hi
 SIDE_ROWS = (0.0, 0.3, 0.65, 1.0)  # armpit, chest, waist, hem
 BODY_EASE = 1.06  # a t-shirt stands a little off the body
 # Measured half widths stay within these shares of the shoulder width, row by row (a typical
-# chest is about as wide as the shoulders, a waist narrower): a mask that leaks into the
-# background, a hole in it or a misplaced elbow must not make the garment balloon or pinch.
-MIN_TORSO_HALF = (0.44, 0.38, 0.34, 0.36)
+# chest is about as wide as the shoulders, a waist narrower, a slim waist about half as wide):
+# a mask that leaks into the background, a hole in it or a misplaced elbow must not make the
+# garment balloon or pinch, but a slim person must not get a garment wider than their torso.
+MIN_TORSO_HALF = (0.32, 0.26, 0.24, 0.26)
+# Where the arm, not the mask's edge, bounds the torso (an arm against the body, a bulky sleeve)
+# the mask cannot show how slim the torso is: below the armpits it is then taken to be at least
+# of average build. At the armpits the arm's inner edge is the garment's side, whatever the build.
+ARM_BOUND_TORSO_HALF = (0.32, 0.38, 0.34, 0.36)
 MAX_TORSO_HALF = 0.64
 # Worn, the armhole wraps round the arm: seen from the front the armpit sits at most this many
 # shoulder widths below the shoulder line, higher than the deep armhole of a flat-lay photo.
@@ -39,9 +46,15 @@ ARMPIT_BELOW_SHOULDERS = 0.38
 
 MIN_ELBOW_VISIBILITY = 0.3  # below this the elbow is a guess: assume the arm hangs down
 MIN_WRIST_VISIBILITY = 0.1  # only long sleeves use the wrist, and only as a direction
-SHORT_SLEEVE_ARM_SHARE = 0.55  # a short sleeve ends about half way down the upper arm
-MIN_INNER_SEAM = 0.08  # ... but always this many shoulder widths past the armpit
-LONG_SLEEVE_ARM_SHARE = 1.1  # sleeves longer than this share of the upper arm reach past the elbow
+# A short sleeve ends where the garment's own sleeve length puts it, but within these shares of
+# the upper arm: past its upper half (or it reads as a vest) and above the elbow.
+MIN_SHORT_SLEEVE_SHARE, MAX_SHORT_SLEEVE_SHARE = 0.6, 0.8
+MIN_INNER_SEAM = 0.12  # ... and always this many shoulder widths past the armpit
+# A sleeve longer than this share of the garment's body width is a long sleeve (a short one is
+# about 0.4, a long one 0.9-1.2 in a flat lay): it runs along the forearm and ends just short
+# of the wrist landmark.
+LONG_SLEEVE_BODY_SHARE = 0.7
+LONG_SLEEVE_WRIST_SHARE = 0.97
 SLEEVE_EASE = 1.1  # sleeve half width / arm half width: a t-shirt sleeve is a little loose
 MIN_ARM_HALF, MAX_ARM_HALF = 0.1, 0.2  # arm half width, in shoulder widths
 CUFF_SHARE = 0.3  # garment sleeve half width at the cuff / armhole length (root: 0.5)
@@ -83,6 +96,16 @@ class Part:
     armhole: tuple[np.ndarray, np.ndarray] | None = None  # (shoulder, armpit) in garment pixels
     arm: Arm | None = None  # the arm a sleeve is laid along
     cuff_reach: float = 0.0  # distance from the shoulder joint to the cuff along the arm, person pixels
+
+    def sleeve_outline(self) -> np.ndarray:
+        """A sleeve's outline on the person (polygon, person pixels): shoulder seam, along the arm's
+        outer side to the cuff, back along its inner side to the armpit."""
+        points = self.person_points
+        seam_top, armpit, rows = points[0], points[1], points[3:].reshape(-1, 3, 2)
+        first, second = rows[:, 0], rows[:, 2]
+        if np.linalg.norm(first[0] - seam_top) > np.linalg.norm(second[0] - seam_top):
+            first, second = second, first
+        return np.concatenate([[seam_top], first, second[::-1], [armpit]])
 
     def with_garment_scaled(self, factor: float) -> "Part":
         armhole = None if self.armhole is None else (self.armhole[0] * factor, self.armhole[1] * factor)
@@ -126,7 +149,7 @@ def place_garment(person: PersonAnalysis, garment: GarmentKeypoints) -> Placemen
     hips_mid = (points[LEFT_HIP] + points[RIGHT_HIP]) / 2
     torso_length = max(float(np.dot(hips_mid - shoulders_mid, down)), 1.2 * shoulder_width)
 
-    neck_base = shoulders_mid - down * NECK_ABOVE_SHOULDERS * shoulder_width
+    neck_base = shoulders_mid - down * _collar_height(person, shoulders_mid, down, shoulder_width)
     scale = BODY_WIDTH_PER_SHOULDER * shoulder_width / garment.body_width
     garment_length = garment.hem[1] - garment.neck[1]
     wanted_length = float(np.dot(hips_mid + down * HEM_BELOW_HIPS * torso_length - neck_base, down))
@@ -152,10 +175,23 @@ def place_garment(person: PersonAnalysis, garment: GarmentKeypoints) -> Placemen
         if sleeve_end is None:
             continue
         sleeves.append(_sleeve(shoulder, armpit, sleeve_end, arm, on_body(shoulder), armpits_on_person[side],
-                               scale, MIN_INNER_SEAM * shoulder_width))
+                               scale, MIN_INNER_SEAM * shoulder_width, garment.body_width))
 
     return Placement(body=body, sleeves=sleeves, shoulder_width=shoulder_width, down=down, across=across,
                      neck_base=neck_base, garment_scale=scale, arms=arms)
+
+
+def _collar_height(person: PersonAnalysis, shoulders_mid: np.ndarray, down: np.ndarray,
+                   shoulder_width: float) -> float:
+    """How far above the shoulder line the collar sits: the base of the neck.
+
+    A fixed share of the shoulder width fits an upright head; when the chin is low (head
+    bowed, shoulders raised, a seated pose) that would put the collar on the chin, so the
+    collar also stays well below the chin (the face box's lower edge).
+    """
+    fx, fy, fw, fh = person.face.box
+    chin_height = float(np.dot(shoulders_mid - np.array([fx + fw / 2, fy + fh]), down))
+    return max(0.0, min(NECK_ABOVE_SHOULDERS * shoulder_width, (1 - NECK_BELOW_CHIN) * chin_height))
 
 
 def _measure_arm(person: PersonAnalysis, shoulder_index: int, elbow_index: int, wrist_index: int,
@@ -216,7 +252,7 @@ def _body_pairs(person, garment, on_body, torso: _Torso, arms):
         for seam, armpit, sign, arm in ((garment.body_left, garment.armpit_left, -1.0, arms[0]),
                                         (garment.body_right, garment.armpit_right, +1.0, arms[1])):
             on_garment = np.array([armpit[0], y]) if row == 0 else np.array([seam, y])
-            half = _torso_half_width(person, centre, sign, arm, torso, MIN_TORSO_HALF[row])
+            half = _torso_half_width(person, centre, sign, arm, torso, row)
             sides.append((on_garment, centre + sign * torso.across * half))
     pairs[5:5] = sides[:2]  # armpits right after the shoulders (indices 5 and 6)
     pairs += sides[2:] + centres
@@ -224,13 +260,16 @@ def _body_pairs(person, garment, on_body, torso: _Torso, arms):
 
 
 def _torso_half_width(person: PersonAnalysis, centre: np.ndarray, sign: float, arm: Arm, torso: _Torso,
-                      min_share: float) -> float:
+                      row: int) -> float:
     """Distance from the torso's centre line to its edge on one side (sign -1: image left), plus ease.
 
     Measured on the mask, but never past the inner edge of the arm on that side (an arm
     hanging against the body is one blob with the torso in the mask). Rows below the
-    photo are measured on the photo's last rows, where the hips usually still are.
+    photo are measured on the photo's last rows, where the hips usually still are. The
+    result stays within the row's bounds (MIN_TORSO_HALF where the mask's edge was found,
+    ARM_BOUND_TORSO_HALF where the arm cut the measurement short).
     """
+    min_share = MIN_TORSO_HALF[row]
     outward = sign * torso.across
     image_height = person.mask_small.shape[0] / person.mask_scale
     probe = centre.copy()
@@ -238,8 +277,9 @@ def _torso_half_width(person: PersonAnalysis, centre: np.ndarray, sign: float, a
     limit = MAX_TORSO_HALF * torso.shoulder_width / BODY_EASE
     reach = person.silhouette_reach(probe, outward, limit)
     arm_offset = _arm_offset_at(arm, probe, outward, torso.down)
-    if arm_offset is not None:
-        reach = min(reach, arm_offset - arm.half_width)
+    if arm_offset is not None and arm_offset - arm.half_width < reach:
+        reach = arm_offset - arm.half_width
+        min_share = ARM_BOUND_TORSO_HALF[row]
     return float(np.clip(reach * BODY_EASE, min_share * torso.shoulder_width, MAX_TORSO_HALF * torso.shoulder_width))
 
 
@@ -259,25 +299,30 @@ def _arm_offset_at(arm: Arm, probe: np.ndarray, outward: np.ndarray, down: np.nd
 
 
 def _sleeve(shoulder, armpit, sleeve_end, arm: Arm, seam_top_on_person, armpit_on_person, scale,
-           min_inner_seam: float) -> Part:
+            min_inner_seam: float, body_width: float) -> Part:
     """Control points of one sleeve laid along its upper arm.
 
     The armhole seam stays where the body puts it. Further out, the sleeve's centre line
     follows the arm from the shoulder joint and its width follows the arm's: a short
-    sleeve ends about half way to the elbow, a long one runs on past the elbow.
+    sleeve ends part way down the upper arm, above the elbow; a long one runs along the
+    forearm to the wrist. The composite draws the outline these points span (sleeve_outline)
+    as the sleeve, so it always comes along whole.
     """
     root = (shoulder + armpit) / 2
     axis = unit(sleeve_end - root)
     across_sleeve = np.array([-axis[1], axis[0]])
     armhole = float(np.linalg.norm(armpit - shoulder))
     garment_reach = float(np.linalg.norm(sleeve_end - root)) * scale
-    if garment_reach > LONG_SLEEVE_ARM_SHARE * arm.upper_length:
-        reach = min(garment_reach, arm.length)
+    if np.linalg.norm(sleeve_end - root) > LONG_SLEEVE_BODY_SHARE * body_width:
+        # Flat-lay sleeves look short against a worn arm: a long sleeve runs on to the wrist.
+        reach = LONG_SLEEVE_WRIST_SHARE * arm.length
         shares = sorted({0.5 * arm.upper_length / reach, min(1.0, arm.upper_length / reach), 1.0})
     else:
         # The cuff must clear the armpit, or the sleeve would fold back on itself.
         armpit_depth = float(np.dot(armpit_on_person - arm.shoulder, unit(arm.elbow - arm.shoulder)))
-        reach = max(min(garment_reach, SHORT_SLEEVE_ARM_SHARE * arm.upper_length), armpit_depth + min_inner_seam)
+        reach = float(np.clip(garment_reach, MIN_SHORT_SLEEVE_SHARE * arm.upper_length,
+                              MAX_SHORT_SLEEVE_SHARE * arm.upper_length))
+        reach = max(reach, armpit_depth + min_inner_seam)
         shares = [0.5, 1.0]
     pairs = [(shoulder, seam_top_on_person), (armpit, armpit_on_person),
              (root, (seam_top_on_person + armpit_on_person) / 2)]
