@@ -1,6 +1,5 @@
 """Optional submit fields, Idempotency-Key and URL inputs (with the SSRF guard)."""
 import io
-import json
 import socket
 import threading
 import time
@@ -36,7 +35,7 @@ def read_db(app, read, *args):
 
 
 def stored_options(app, job_id):
-    return json.loads(read_db(app, jobs.get, job_id)["options"])
+    return read_db(app, jobs.get, job_id).options
 
 
 # --- options ---------------------------------------------------------------------------
@@ -171,9 +170,9 @@ def test_url_inputs_are_fetched_by_the_job(make_app, make_user, image_server):
     job_id = response.get_json()["jobId"]
     assert wait_for_status(client, key, job_id)["status"] == "completed"
     row = read_db(app, jobs.get, job_id)
-    stored = services.of(app).store.read(row["person_key"])
+    stored = services.of(app).store.read(row.person_key)
     assert stored.startswith(b"\xff\xd8")  # normalised like an upload: the PNG is now a JPEG
-    assert row["person_url"] == image_server.url + "/person.png"
+    assert row.person_url == image_server.url + "/person.png"
 
 
 @pytest.mark.parametrize("path, route, reason", [
@@ -256,7 +255,7 @@ def test_a_url_submit_asks_no_dns(make_app, make_user, monkeypatch):
         "garment_images": (io.BytesIO(make_image_bytes()), "g.jpg")})
     assert response.status_code == 202
     assert lookups == []
-    assert read_db(app, jobs.get, response.get_json()["jobId"])["person_url"] == \
+    assert read_db(app, jobs.get, response.get_json()["jobId"]).person_url == \
         "https://images.example.com/person.jpg"
 
 
@@ -268,7 +267,7 @@ def test_a_rerun_job_uses_the_input_an_earlier_run_stored(make_app, make_user, i
     response = post(client, key, {"person_images": image_server.url + "/gone.jpg",
                                   "garment_images": (io.BytesIO(make_image_bytes()), "g.jpg")})
     job_id = response.get_json()["jobId"]
-    services.of(app).store.put(read_db(app, jobs.get, job_id)["person_key"], make_image_bytes())
+    services.of(app).store.put(read_db(app, jobs.get, job_id).person_key, make_image_bytes())
     services.of(app).worker.start()
     assert wait_for_status(client, key, job_id)["status"] == "completed"
     assert image_server.hits["/gone.jpg"] == 0

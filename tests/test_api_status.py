@@ -1,5 +1,6 @@
 """GET /api/v1/tryon/status/{jobId}: fields per status, and who may read a job."""
 import base64
+import dataclasses
 import subprocess
 import sys
 import uuid
@@ -117,7 +118,7 @@ def completed_then_lost(app, make_user):
 
 def what_is_written(conn, job_id):
     """The job's row, the ledger, and SQLite's count of other connections' commits."""
-    return (dict(jobs.get(conn, job_id)),
+    return (dataclasses.asdict(jobs.get(conn, job_id)),
             [tuple(row) for row in conn.execute("SELECT * FROM credit_ledger ORDER BY id")],
             conn.execute("PRAGMA data_version").fetchone()[0])
 
@@ -147,8 +148,8 @@ def test_the_repair_fails_and_refunds_a_lost_result_once(worker_app, make_user, 
     status(client, key, job_id)                 # reported again: nothing left to record
     assert lost.repair(conn) == 0
     row = jobs.get(conn, job_id)
-    assert row["state"] == "failed" and refunds(conn, job_id) == 1
-    assert accounts.balance(conn, row["user_id"]) == accounts.ledger_sum(conn, row["user_id"])
+    assert row.state == "failed" and refunds(conn, job_id) == 1
+    assert accounts.balance(conn, row.user_id) == accounts.ledger_sum(conn, row.user_id)
     recorded = status(client, key, job_id).get_json()
     assert {**recorded, "updatedAt": None} == {**answered, "updatedAt": None}
 
@@ -160,7 +161,7 @@ def test_the_repair_leaves_a_job_whose_result_is_back(worker_app, make_user, con
     key_of_result = f"results/{job_id}.png"
     store.stage(b"restored from a backup", key_of_result).commit(key_of_result)
     assert lost.repair(conn) == 0
-    assert jobs.get(conn, job_id)["state"] == "completed" and refunds(conn, job_id) == 0
+    assert jobs.get(conn, job_id).state == "completed" and refunds(conn, job_id) == 0
 
 
 def test_the_workers_round_records_a_lost_result(worker_app, make_user, conn):
@@ -170,9 +171,9 @@ def test_the_workers_round_records_a_lost_result(worker_app, make_user, conn):
     body = wait_for_status(client, key, job_id)
     services.of(worker_app).store.delete(body["result"]["objectKey"])
     assert status(client, key, job_id).get_json()["errorCode"] == "RESULT_UNAVAILABLE"
-    wait_for(lambda: jobs.get(conn, job_id)["state"] == "failed")
+    wait_for(lambda: jobs.get(conn, job_id).state == "failed")
     assert refunds(conn, job_id) == 1
-    assert jobs.get(conn, job_id)["error_code"] == "RESULT_UNAVAILABLE"
+    assert jobs.get(conn, job_id).error_code == "RESULT_UNAVAILABLE"
 
 
 # --- who may read a job: owner (any of their keys), other user, anonymous ----------------

@@ -268,7 +268,7 @@ def test_stored_inputs_are_reencoded_without_metadata_or_payload(app, client, ma
     response = post(client, key, files(person=person))
     assert response.status_code == 202
     job = jobs.get(conn, response.get_json()["jobId"])
-    stored = services.of(app).store.read(job["person_key"])
+    stored = services.of(app).store.read(job.person_key)
     assert b"polyglot" not in stored and b"SecretCamera" not in stored
     image = Image.open(io.BytesIO(stored))
     assert image.format == "JPEG"

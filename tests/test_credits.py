@@ -50,7 +50,7 @@ def test_failed_job_is_refunded_exactly_once(make_app, make_user, fake_provider)
     job = jobs.get(conn, job_id)
     assert not jobs.fail(conn, jobs.Lease(job_id, "stale-token"), "GENERATION_FAILED", "again")
     with db.transaction(conn):
-        accounts.refund_job(conn, user_id, job_id, job["cost"])
+        accounts.refund_job(conn, user_id, job_id, job.cost)
     assert accounts.balance(conn, user_id) == 2
     assert accounts.ledger_sum(conn, user_id) == 2
     conn.close()

@@ -221,7 +221,7 @@ def test_the_playground_submits_and_charges_like_the_api(owner, conn, app):
     assert response.status_code == 202
     body = response.get_json()
     job = jobs.get(conn, body["jobId"])
-    assert job["user_id"] == user_id and job["api_key_id"] is None
+    assert job.user_id == user_id and job.api_key_id is None
     assert accounts.balance(conn, user_id) == balance - app.config["JOB_COST"]
     assert client.get(body["statusUrl"]).get_json()["status"] == "processing"
     assert body["jobUrl"] == f"/jobs/{body['jobId']}"

@@ -165,8 +165,8 @@ def test_old_jobs_lose_their_images_and_say_so(make_app, make_user):
     assert body["result"]["imagesDeleted"] is True
     store = services.of(app).store
     old_job, fresh_job = jobs.get(conn, old), jobs.get(conn, fresh)
-    assert not store.exists(old_job["person_key"]) and not store.exists(old_job["result_key"])
-    assert store.exists(fresh_job["person_key"]) and store.exists(fresh_job["result_key"])
+    assert not store.exists(old_job.person_key) and not store.exists(old_job.result_key)
+    assert store.exists(fresh_job.person_key) and store.exists(fresh_job.result_key)
     assert sweeper.sweep(conn) == 0
     conn.close()
 

@@ -102,7 +102,7 @@ def _submit_and_break(app, make_user, break_job):
 def test_missing_input_is_r2_fetch_failed(make_app, make_user):
     app = make_app()
     store = services.of(app).store
-    body = _submit_and_break(app, make_user, lambda conn, job: store.delete(job["person_key"]))
+    body = _submit_and_break(app, make_user, lambda conn, job: store.delete(job.person_key))
     assert body["errorCode"] == errors.R2_FETCH_FAILED
     assert body["result"]["step"] == "load_inputs"
 
@@ -111,7 +111,7 @@ def test_corrupt_input_is_queue_invalid_input_data(make_app, make_user):
     app = make_app()
     store = services.of(app).store
     body = _submit_and_break(app, make_user,
-                             lambda conn, job: store.put(job["garment_key"], b"garbage"))
+                             lambda conn, job: store.put(job.garment_key, b"garbage"))
     assert body["errorCode"] == errors.QUEUE_INVALID_INPUT_DATA
 
 
@@ -147,7 +147,7 @@ def test_expired_lease_is_requeued_and_the_job_completes(make_app, make_user, fa
     job_id = submit(client, key).get_json()["jobId"]
     conn = db.connect(app.config["DATABASE"])
     job, lease = jobs.claim(conn, lease_seconds=0.01)   # a worker that then died
-    assert job["id"] == job_id
+    assert job.id == job_id
     time.sleep(0.02)
     services.of(app).worker.start()
     body = wait_for_status(client, key, job_id)
@@ -157,7 +157,7 @@ def test_expired_lease_is_requeued_and_the_job_completes(make_app, make_user, fa
     # The dead worker's late finish is refused: the job ended once.
     assert not jobs.complete(conn, lease, "results/x.png", {})
     assert not jobs.fail(conn, lease, errors.GENERATION_FAILED, "late")
-    assert jobs.get(conn, job_id)["state"] == "completed"
+    assert jobs.get(conn, job_id).state == "completed"
     conn.close()
 
 
@@ -171,7 +171,7 @@ def test_job_out_of_attempts_fails_with_queue_processing_failed(make_app, make_u
         jobs.claim(conn, lease_seconds=-1)             # crashed twice
         jobs.recover_expired(conn, max_attempts=2)
     job = jobs.get(conn, job_id)
-    assert (job["state"], job["error_code"]) == ("failed", errors.QUEUE_PROCESSING_FAILED)
+    assert (job.state, job.error_code) == ("failed", errors.QUEUE_PROCESSING_FAILED)
     assert accounts.balance(conn, user_id) == 1
     conn.close()
 
@@ -185,7 +185,7 @@ def test_claim_is_atomic_across_connections(app, make_user):
     claimed = []
     while True:
         got = [jobs.claim(c, 60) for c in (first, second)]
-        claimed += [job["id"] for job, _ in filter(None, got)]
+        claimed += [job.id for job, _ in filter(None, got)]
         if not any(got):
             break
     assert len(claimed) == len(set(claimed)) == 5
@@ -200,9 +200,9 @@ def test_lease_renewal_keeps_a_long_job(make_app, make_user, fake_provider):
     job_id = submit(client, key).get_json()["jobId"]
     assert fake_provider.entered.wait(10)
     conn = db.connect(app.config["DATABASE"])
-    first_expiry = jobs.get(conn, job_id)["lease_expires_at"]
+    first_expiry = jobs.get(conn, job_id).lease_expires_at
     deadline = time.monotonic() + 5
-    while jobs.get(conn, job_id)["lease_expires_at"] == first_expiry:
+    while jobs.get(conn, job_id).lease_expires_at == first_expiry:
         assert time.monotonic() < deadline, "lease was never renewed"
         time.sleep(0.05)
     fake_provider.release.set()
@@ -221,7 +221,7 @@ def test_stop_lets_the_running_job_finish(make_app, make_user, fake_provider):
     fake_provider.release.set()
     services.of(app).worker.stop(timeout=10)
     conn = db.connect(app.config["DATABASE"])
-    assert jobs.get(conn, job_id)["state"] == "completed"
+    assert jobs.get(conn, job_id).state == "completed"
     conn.close()
 
 
@@ -232,7 +232,7 @@ def test_list_for_user_pages_newest_first(app, make_user, conn):
     ids = [submit(client, key).get_json()["jobId"] for _ in range(5)]
     submit(client, other_key)
     first_page = jobs.list_for_user(conn, user_id, limit=3)
-    assert [job["id"] for job in first_page] == ids[::-1][:3]
-    second_page = jobs.list_for_user(conn, user_id, limit=3, before_seq=first_page[-1]["seq"])
-    assert [job["id"] for job in second_page] == ids[::-1][3:]
+    assert [job.id for job in first_page] == ids[::-1][:3]
+    second_page = jobs.list_for_user(conn, user_id, limit=3, before_seq=first_page[-1].seq)
+    assert [job.id for job in second_page] == ids[::-1][3:]
     assert jobs.list_for_user(conn, user_id, state="completed") == []

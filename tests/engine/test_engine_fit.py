@@ -15,7 +15,13 @@ import pytest
 from tryon.engine.composite import _forearms_in_front
 from tryon.engine.garment import cut_out_garment
 from tryon.engine.networks import Face
-from tryon.engine.person import LEFT_ELBOW, LEFT_WRIST, RIGHT_ELBOW, RIGHT_WRIST, analyse_person
+from tryon.engine.person import (
+    LEFT_ELBOW,
+    LEFT_WRIST,
+    RIGHT_ELBOW,
+    RIGHT_WRIST,
+    analyse_person,
+)
 from tryon.engine.placement import BODY_EASE, SIDE_ROWS, place_garment
 
 

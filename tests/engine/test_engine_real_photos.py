@@ -14,8 +14,15 @@ import cv2
 import numpy as np
 import pytest
 
-from tryon.engine.person import (LEFT_ELBOW, LEFT_SHOULDER, LEFT_WRIST, RIGHT_ELBOW, RIGHT_SHOULDER, RIGHT_WRIST,
-                                 analyse_person)
+from tryon.engine.person import (
+    LEFT_ELBOW,
+    LEFT_SHOULDER,
+    LEFT_WRIST,
+    RIGHT_ELBOW,
+    RIGHT_SHOULDER,
+    RIGHT_WRIST,
+    analyse_person,
+)
 
 RED, BLUE, NAVY = (40, 40, 170), (150, 75, 30), (90, 30, 20)
 ARMS = ((RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST), (LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST))

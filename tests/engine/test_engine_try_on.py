@@ -7,8 +7,13 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from tryon.engine import (DEFAULT_MODELS_DIR, EngineError, ModelsMissingError, TryOnEngine,
-                          UnsupportedCategoryError)
+from tryon.engine import (
+    DEFAULT_MODELS_DIR,
+    EngineError,
+    ModelsMissingError,
+    TryOnEngine,
+    UnsupportedCategoryError,
+)
 
 # Regions of the 768 x 1024 astronaut portrait, found by eye: the face, and the chest below
 # the suit's neck ring, between the straps and the name patch.

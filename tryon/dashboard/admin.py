@@ -12,13 +12,14 @@ from flask_login import current_user
 
 from tryon.dashboard.auth import admin_required
 from tryon.queue import jobs
+from tryon.queue.jobs import JobState
 from tryon.store import accounts
 from tryon.web.database import get_db
 from tryon.web.health import provider_status
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-JOB_STATES = ("queued", "running", "completed", "failed")
+JOB_STATES = tuple(JobState)
 
 
 @bp.get("/")

@@ -22,6 +22,7 @@ from flask_login import current_user
 from tryon import services
 from tryon.errors import ApiError
 from tryon.queue import jobs, webhooks
+from tryon.queue.jobs import JobState
 from tryon.store import accounts
 from tryon.web import api, ratelimit
 from tryon.web.database import get_db
@@ -130,7 +131,7 @@ def job_list():
     rows = jobs.list_for_user(get_db(), current_user.id, limit=JOBS_PER_PAGE + 1,
                               before_seq=before)
     page = rows[:JOBS_PER_PAGE]
-    older = page[-1]["seq"] if len(rows) > JOBS_PER_PAGE else None
+    older = page[-1].seq if len(rows) > JOBS_PER_PAGE else None
     return render_template("dashboard/jobs.html", jobs=[job_card(job) for job in page],
                            older=older, is_first_page=before is None)
 
@@ -169,7 +170,7 @@ def job_status(job_id):
 
 def _own_job_or_404(job_id):
     job = jobs.get(get_db(), job_id)
-    if job is None or job["user_id"] != current_user.id:
+    if job is None or job.user_id != current_user.id:
         abort(404)
     return job
 
@@ -178,13 +179,13 @@ def job_card(job, *, with_queue_position=False):
     """What the pages show of a job: its API status document plus signed image links."""
     document = api.status_body(job, with_base64=False, with_queue_position=with_queue_position)
     return {
-        "id": job["id"],
+        "id": job.id,
         "status": document["status"],
         "message": document.get("message"),
         "error": document.get("error"),
         "error_code": document.get("errorCode"),
-        "created_at": job["created_at"],
-        "updated_at": job["updated_at"],
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
         "images": _image_links(job),
         "document": document,
     }
@@ -192,12 +193,12 @@ def job_card(job, *, with_queue_position=False):
 
 def _image_links(job):
     """Signed /files/ paths of the job's person, garment and result images that exist."""
-    if job["images_deleted_at"]:
+    if job.images_deleted_at:
         return {}
     store = services.of(current_app).store
     signer = services.of(current_app).signer
-    keys = {"person": job["person_key"], "garment": job["garment_key"],
-            "result": job["result_key"] if job["state"] == "completed" else None}
+    keys = {"person": job.person_key, "garment": job.garment_key,
+            "result": job.result_key if job.state == JobState.COMPLETED else None}
     return {label: signer.signed_path(key) for label, key in keys.items()
             if key and store.exists(key)}
 

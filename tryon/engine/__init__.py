@@ -5,8 +5,13 @@
 """
 
 from .engine import EngineResult, TryOnEngine
-from .errors import (EngineError, GarmentImageError, ModelsMissingError, PersonImageError,
-                     UnsupportedCategoryError)
+from .errors import (
+                     EngineError,
+                     GarmentImageError,
+                     ModelsMissingError,
+                     PersonImageError,
+                     UnsupportedCategoryError,
+)
 from .models import DEFAULT_MODELS_DIR
 
 __all__ = [

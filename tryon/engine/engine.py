@@ -10,12 +10,22 @@ from pathlib import Path
 import numpy as np
 
 from .composite import compose_layer, paste_layer, warp_garment
-from .errors import (EngineError, GarmentImageError, ModelsMissingError, PersonImageError,
-                     UnsupportedCategoryError)
+from .errors import (
+    EngineError,
+    GarmentImageError,
+    ModelsMissingError,
+    PersonImageError,
+    UnsupportedCategoryError,
+)
 from .garment import cut_out_garment
-from .models import DEFAULT_MODELS_DIR, FETCH_COMMAND, problems_with_model_files, read_model_bytes
-from .networks import ModelSet
 from .imaging import downscale_to
+from .models import (
+    DEFAULT_MODELS_DIR,
+    FETCH_COMMAND,
+    problems_with_model_files,
+    read_model_bytes,
+)
+from .networks import ModelSet
 from .person import analyse_person
 from .placement import place_garment
 

@@ -17,7 +17,12 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .models import DEFAULT_MODELS_DIR, MODEL_FILES, problems_with_model_files, sha256_of
+from .models import (
+    DEFAULT_MODELS_DIR,
+    MODEL_FILES,
+    problems_with_model_files,
+    sha256_of,
+)
 
 WHEEL_REQUIREMENT = "mediapipe==0.10.21"
 WHEEL_PLATFORM = "manylinux_2_28_x86_64"

@@ -18,8 +18,17 @@ import numpy as np
 
 from .garment import GarmentKeypoints
 from .imaging import rotation, unit
-from .person import (LEFT_ELBOW, LEFT_HIP, LEFT_SHOULDER, LEFT_WRIST, RIGHT_ELBOW, RIGHT_HIP, RIGHT_SHOULDER,
-                     RIGHT_WRIST, PersonAnalysis)
+from .person import (
+    LEFT_ELBOW,
+    LEFT_HIP,
+    LEFT_SHOULDER,
+    LEFT_WRIST,
+    RIGHT_ELBOW,
+    RIGHT_HIP,
+    RIGHT_SHOULDER,
+    RIGHT_WRIST,
+    PersonAnalysis,
+)
 
 BODY_WIDTH_PER_SHOULDER = 1.12  # garment body width / distance between the shoulder joints
 NECK_ABOVE_SHOULDERS = 0.22  # collar top sits this many shoulder widths above the shoulder line,

@@ -6,15 +6,78 @@ holder of the current token can finish or fail a running job, so a job that was 
 (its first runner froze past the lease) still ends exactly once. `recover_expired` puts
 jobs whose lease ran out (the process died) back in the queue, or fails them for good
 after too many attempts.
+
+Reads return `Job` records (a frozen dataclass with a `JobState`), never bare rows, so the
+state names live in one enum and the JSON columns are decoded in one place.
 """
 import json
 import secrets
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 
 from tryon import errors
 from tryon.store import accounts
 from tryon.store.db import transaction, utcnow
+
+
+class JobState(StrEnum):
+    """The `state` column. The API shows queued and running both as "processing"."""
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row of the jobs table, its JSON columns decoded."""
+    seq: int
+    id: str
+    user_id: int
+    api_key_id: int | None
+    state: JobState
+    provider: str
+    options: dict                # the submit's checked options
+    cost: int
+    person_key: str
+    garment_key: str
+    result_key: str | None
+    result: dict                 # the "result" object the status shows ({} until finished)
+    error: str | None
+    error_code: str | None
+    attempts: int
+    lease_token: str | None      # who runs it now; None when not running
+    lease_expires_at: float | None
+    remote_state: dict | None    # what a remote provider keeps to resume the job
+    created_at: str
+    updated_at: str
+    started_at: str | None
+    finished_at: str | None
+    images_deleted_at: str | None
+    base_url: str | None         # the base its imageUrl starts with, for webhooks
+    person_url: str | None       # URL inputs the job downloads itself
+    garment_url: str | None
+
+    @classmethod
+    def from_row(cls, row):
+        if row is None:
+            return None
+        fields = dict(row)
+        fields["state"] = JobState(fields["state"])
+        fields["options"] = json.loads(fields["options"] or "{}")
+        fields["result"] = json.loads(fields["result"] or "{}")
+        fields["remote_state"] = json.loads(fields["remote_state"] or "null")
+        return cls(**fields)
+
+    @property
+    def finished(self):
+        return self.state in (JobState.COMPLETED, JobState.FAILED)
+
+    def inputs(self):
+        """(label, URL or None, storage key) of the person and the garment image."""
+        return (("person", self.person_url, self.person_key),
+                ("garment", self.garment_url, self.garment_key))
 
 
 @dataclass(frozen=True)
@@ -79,7 +142,7 @@ def _remember_idempotency_key(conn, user_id, job_id, key, request_hash):
 
 
 def get(conn, job_id):
-    return conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return Job.from_row(conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone())
 
 
 def list_for_user(conn, user_id, *, limit=20, before_seq=None, state=None):
@@ -93,16 +156,17 @@ def list_for_user(conn, user_id, *, limit=20, before_seq=None, state=None):
         states = (state,) if isinstance(state, str) else tuple(state)
         clauses.append(f"state IN ({', '.join('?' * len(states))})")
         args.extend(states)
-    return conn.execute(
+    rows = conn.execute(
         f"SELECT * FROM jobs WHERE {' AND '.join(clauses)} ORDER BY seq DESC LIMIT ?",
         (*args, limit)).fetchall()
+    return [Job.from_row(row) for row in rows]
 
 
 def queue_position(conn, job):
     """1-based position of a queued job among queued jobs, and the queue's length."""
     position = conn.execute("SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND seq <= ?",
-                            (job["seq"],)).fetchone()[0]
-    return position, count_in_state(conn, "queued")
+                            (job.seq,)).fetchone()[0]
+    return position, count_in_state(conn, JobState.QUEUED)
 
 
 def count_in_state(conn, state):
@@ -120,19 +184,19 @@ def counts_by_state(conn):
 
 
 def claim(conn, lease_seconds):
-    """Take the oldest queued job; return (job row, Lease) or None when the queue is empty."""
+    """Take the oldest queued job; return (Job, Lease) or None when the queue is empty."""
     token = secrets.token_hex(16)
     now = utcnow()
     with transaction(conn):
-        job = conn.execute(
+        job = Job.from_row(conn.execute(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_token = ?,"
             " lease_expires_at = ?, started_at = COALESCE(started_at, ?), updated_at = ?"
             " WHERE seq = (SELECT seq FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1)"
             " RETURNING *",
-            (token, time.time() + lease_seconds, now, now)).fetchone()
+            (token, time.time() + lease_seconds, now, now)).fetchone())
     if job is None:
         return None
-    return job, Lease(job_id=job["id"], token=token)
+    return job, Lease(job_id=job.id, token=token)
 
 
 def renew_leases(conn, leases, lease_seconds):
@@ -200,9 +264,10 @@ def delete_finished(conn, job_id):
 
 def jobs_past_retention(conn, cutoff_iso, limit=500):
     """Finished jobs older than the cutoff whose images still exist."""
-    return conn.execute(
-        "SELECT id, person_key, garment_key, result_key FROM jobs WHERE images_deleted_at IS NULL"
+    rows = conn.execute(
+        "SELECT * FROM jobs WHERE images_deleted_at IS NULL"
         " AND finished_at IS NOT NULL AND finished_at < ? LIMIT ?", (cutoff_iso, limit)).fetchall()
+    return [Job.from_row(row) for row in rows]
 
 
 def mark_images_deleted(conn, job_id):

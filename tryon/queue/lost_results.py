@@ -13,6 +13,7 @@ import logging
 import threading
 
 from tryon.queue import jobs
+from tryon.queue.jobs import JobState
 from tryon.store.objects import StorageError
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class LostResults:
         recorded = 0
         for job_id in reported:
             job = jobs.get(conn, job_id)
-            if job is None or job["state"] != "completed" or self.readable(job["result_key"]):
+            if job is None or job.state != JobState.COMPLETED or self.readable(job.result_key):
                 continue                    # deleted, repaired already, or the file is back
             if jobs.fail_lost_result(conn, job_id, MESSAGE):
                 recorded += 1

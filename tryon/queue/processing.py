@@ -6,7 +6,6 @@ the provider) or INTERNAL_ERROR (in our own code).
 """
 import io
 import ipaddress
-import json
 import logging
 import time
 from urllib.parse import urlsplit
@@ -70,30 +69,30 @@ class JobRunner:
             self._run(conn, job, lease, started)
         except JobFailure as failure:
             outcome = "failed"
-            log.info("job %s failed at %s: %s %s", job["id"], failure.step, failure.error_code,
+            log.info("job %s failed at %s: %s %s", job.id, failure.step, failure.error_code,
                      failure.message)
             jobs.fail(conn, lease, failure.error_code, failure.message, failure.step,
                       failure.details)
         except Exception:
             outcome = "failed"
-            log.exception("job %s: unexpected error", job["id"])
+            log.exception("job %s: unexpected error", job.id)
             jobs.fail(conn, lease, errors.INTERNAL_ERROR,
                       "An unexpected internal error occurred while processing the job.",
                       step="internal")
         if self.metrics is not None:
-            self.metrics.observe_job(job["provider"], outcome, time.monotonic() - started)
+            self.metrics.observe_job(job.provider, outcome, time.monotonic() - started)
 
     def _run(self, conn, job, lease, started):
         provider = self._provider(job)
         self._download_url_inputs(job)
         request = GenerationRequest(
-            job_id=job["id"],
-            person=self._load_input(job["person_key"], "person"),
-            garment=self._load_input(job["garment_key"], "garment"),
-            options=_json_field(job["options"]),
+            job_id=job.id,
+            person=self._load_input(job.person_key, "person"),
+            garment=self._load_input(job.garment_key, "garment"),
+            options=job.options,
         )
         context = JobContext(
-            remote_state=_json_field(job["remote_state"]),
+            remote_state=job.remote_state or {},
             save_remote_state=lambda state: jobs.save_remote_state(conn, lease, state),
             deadline=time.monotonic() + self.config["PROVIDER_TIMEOUT"],
         )
@@ -103,7 +102,7 @@ class JobRunner:
 
     def _provider(self, job):
         try:
-            provider = self.providers.get(job["provider"])
+            provider = self.providers.get(job.provider)
         except UnknownProvider as exc:
             raise JobFailure(errors.INVALID_SERVICE_PROVIDER, str(exc), step="select_provider")
         problems = provider.configuration_problems()
@@ -119,10 +118,9 @@ class JobRunner:
 
         This runs in the job's worker thread, holding it for up to TRYON_URL_FETCH_TIMEOUT
         per input: simpler than a separate pool, and bounded (README: URL inputs)."""
-        for label, error_code in INPUT_ERROR_CODES.items():
-            url, key = job[f"{label}_url"], job[f"{label}_key"]
+        for label, url, key in job.inputs():
             if url and not self.store.exists(key):
-                self._download(url, key, label, error_code)
+                self._download(url, key, label, INPUT_ERROR_CODES[label])
 
     def _download(self, url, key, label, error_code):
         try:
@@ -176,7 +174,7 @@ class JobRunner:
     def _store_result(self, conn, job, lease, provider_name, generated, generation_ms):
         image_format, width, height = _check_result_image(
             generated.image, self.config["MAX_IMAGE_PIXELS"])
-        key = f"results/{job['id']}.{STORED_RESULT_FORMATS[image_format]}"
+        key = f"results/{job.id}.{STORED_RESULT_FORMATS[image_format]}"
         try:
             staged = self.store.stage(generated.image, near=key)
         except StorageError as exc:
@@ -235,12 +233,12 @@ def _check_result_image(data, max_pixels):
 
 
 def _timings(job, generation_ms):
-    created = parse_utc(job["created_at"])
-    started = parse_utc(job["started_at"]) if job["started_at"] else created
+    created = parse_utc(job.created_at)
+    started = parse_utc(job.started_at) if job.started_at else created
     return {
         "queuedMs": round((started - created).total_seconds() * 1000),
         "generationMs": round(generation_ms),
-        "attempt": job["attempts"],
+        "attempt": job.attempts,
     }
 
 
@@ -258,7 +256,3 @@ def _is_public_base_url(url):
         return ipaddress.ip_address(host).is_global
     except ValueError:
         return True  # a DNS name: the operator says it is public
-
-
-def _json_field(text):
-    return json.loads(text) if text else {}

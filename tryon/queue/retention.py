@@ -24,10 +24,10 @@ class RetentionSweeper:
         cutoff = (now - timedelta(days=self._retention_days)).isoformat(timespec="milliseconds")
         swept = 0
         for job in jobs.jobs_past_retention(conn, cutoff.replace("+00:00", "Z")):
-            for key in (job["person_key"], job["garment_key"], job["result_key"]):
+            for key in (job.person_key, job.garment_key, job.result_key):
                 if key:
                     self._store.delete(key)
-            jobs.mark_images_deleted(conn, job["id"])
+            jobs.mark_images_deleted(conn, job.id)
             swept += 1
         if swept:
             log.info("retention: deleted the images of %d jobs finished before %s", swept, cutoff)

@@ -5,14 +5,14 @@ absolute base URL that `imageUrl` starts with. Rendering never writes: a complet
 result image is gone is answered as failed here and recorded by the worker (lost_results.py).
 """
 import base64
-import json
 
 from tryon import errors
 from tryon.queue import jobs, lost_results
+from tryon.queue.jobs import JobState
 from tryon.store.objects import StorageError
 
-PUBLIC_STATUS = {"queued": "processing", "running": "processing",
-                 "completed": "completed", "failed": "failed"}
+PUBLIC_STATUS = {JobState.QUEUED: "processing", JobState.RUNNING: "processing",
+                 JobState.COMPLETED: "completed", JobState.FAILED: "failed"}
 
 
 class StatusRenderer:
@@ -24,34 +24,34 @@ class StatusRenderer:
         self.retention_days = retention_days
 
     def render(self, conn, job, base_url, *, with_base64=True, with_queue_position=True):
-        body = {"jobId": job["id"], "status": PUBLIC_STATUS[job["state"]]}
-        if job["state"] in ("queued", "running"):
+        body = {"jobId": job.id, "status": PUBLIC_STATUS[job.state]}
+        if not job.finished:
             body.update(self._processing_fields(conn, job, with_queue_position))
-        elif job["images_deleted_at"]:
+        elif job.images_deleted_at:
             body.update(self._deleted_images_fields(job))
-        elif job["state"] == "completed":
+        elif job.state == JobState.COMPLETED:
             body.update(self._completed_fields(job, base_url, with_base64))
         else:
-            body.update(failed_fields(_result(job), job["error"], job["error_code"]))
-        body["createdAt"] = job["created_at"]
-        body["updatedAt"] = job["updated_at"]
+            body.update(failed_fields(job.result, job.error, job.error_code))
+        body["createdAt"] = job.created_at
+        body["updatedAt"] = job.updated_at
         return body
 
     def _processing_fields(self, conn, job, with_queue_position):
-        if job["state"] == "queued":
+        if job.state == JobState.QUEUED:
             if not with_queue_position:
                 return {"message": "Job is queued.", "result": {"stage": "queued"}}
             position, length = jobs.queue_position(conn, job)
             return {"message": f"Job is queued: position {position} of {length}.",
                     "result": {"stage": "queued", "queuePosition": position}}
         message = "Job is generating the try-on image."
-        if job["attempts"] > 1:
-            message = f"Job is generating the try-on image (attempt {job['attempts']})."
-        return {"message": message, "result": {"stage": "generating", "attempt": job["attempts"]}}
+        if job.attempts > 1:
+            message = f"Job is generating the try-on image (attempt {job.attempts})."
+        return {"message": message, "result": {"stage": "generating", "attempt": job.attempts}}
 
     def _completed_fields(self, job, base_url, with_base64):
-        result = _result(job)
-        key = job["result_key"]
+        result = job.result
+        key = job.result_key
         if not self.store.exists(key):
             return self._lost_result(job, result)
         fields = {"result": result}
@@ -69,17 +69,17 @@ class StatusRenderer:
     def _lost_result(self, job, result):
         """The answer the job's row will give once the worker has failed and refunded it
         (LostResults.repair): computed here, written there."""
-        self.lost.report(job["id"])
+        self.lost.report(job.id)
         return failed_fields({**result, "step": "deliver_result"}, lost_results.MESSAGE,
                              errors.RESULT_UNAVAILABLE)
 
     def _deleted_images_fields(self, job):
         message = (f"The images of this job were deleted after {self.retention_days} days "
                    "(TRYON_RETENTION_DAYS).")
-        result = {**_result(job), "imagesDeleted": True, "imagesDeletedAt": job["images_deleted_at"]}
+        result = {**job.result, "imagesDeleted": True, "imagesDeletedAt": job.images_deleted_at}
         fields = {"message": message, "result": result}
-        if job["state"] == "failed":
-            fields.update(error=job["error"], errorCode=job["error_code"])
+        if job.state == JobState.FAILED:
+            fields.update(error=job.error, errorCode=job.error_code)
         return fields
 
 
@@ -87,6 +87,3 @@ def failed_fields(result, message, error_code):
     result = {**result, "error": message, "errorCode": error_code}
     return {"status": "failed", "error": message, "errorCode": error_code, "result": result}
 
-
-def _result(job):
-    return json.loads(job["result"] or "{}")

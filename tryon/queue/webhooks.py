@@ -99,7 +99,7 @@ class WebhookSender:
         job = jobs.get(conn, delivery["job_id"])
         if job is None:
             return None, "the job was deleted"
-        base_url = self._public_base_url or job["base_url"] or "http://localhost"
+        base_url = self._public_base_url or job.base_url or "http://localhost"
         document = self._renderer.render(conn, job, base_url, with_queue_position=False)
         body = json.dumps({"event": delivery["event"], **document}).encode()
         timestamp = int(time.time())
@@ -107,7 +107,7 @@ class WebhookSender:
             "Content-Type": "application/json",
             "Tryon-Event": delivery["event"],
             "Tryon-Delivery": str(delivery["id"]),
-            "Tryon-Signature": sign(accounts.webhook_secret(conn, job["user_id"]), timestamp,
+            "Tryon-Signature": sign(accounts.webhook_secret(conn, job.user_id), timestamp,
                                     body),
         }
         try:

@@ -138,7 +138,7 @@ class JobWorker:
         if claimed is not None:
             job, lease = claimed
             with self._leases_lock:
-                self._leases[job["id"]] = lease
+                self._leases[job.id] = lease
         return claimed
 
     # --- worker threads ------------------------------------------------------------------
@@ -150,9 +150,9 @@ class JobWorker:
             conn = db.connect(self._database_path)
         except Exception:
             log.exception("job %s: no database connection; the lease will expire and it "
-                          "runs again", job["id"])
+                          "runs again", job.id)
             with self._leases_lock:
-                self._leases.pop(job["id"], None)  # no longer renewed: it expires
+                self._leases.pop(job.id, None)  # no longer renewed: it expires
             conn = None
         try:
             while conn is not None:
@@ -173,10 +173,10 @@ class JobWorker:
             self._runner.run(conn, job, lease)
         except Exception:
             log.exception("job %s: worker thread error; the lease will expire and it runs again",
-                          job["id"])
+                          job.id)
         finally:
             with self._leases_lock:
-                self._leases.pop(job["id"], None)
+                self._leases.pop(job.id, None)
 
 
 def _run_round(task, conn, what):

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, g, jsonify, request, url_for
 from tryon import services
 from tryon.errors import ApiError
 from tryon.queue import jobs
+from tryon.queue.jobs import JobState
 from tryon.store import accounts
 from tryon.web import ratelimit
 from tryon.web.database import get_db
@@ -96,8 +97,8 @@ def status(job_id):
 
 # --- the caller's jobs and credits ------------------------------------------------------
 
-LIST_STATUSES = {"processing": ("queued", "running"), "completed": ("completed",),
-                 "failed": ("failed",)}
+LIST_STATUSES = {"processing": (JobState.QUEUED, JobState.RUNNING),
+                 "completed": (JobState.COMPLETED,), "failed": (JobState.FAILED,)}
 MAX_PAGE_SIZE = 100
 
 
@@ -112,7 +113,7 @@ def list_jobs():
     rows = jobs.list_for_user(get_db(), key.user_id, limit=limit + 1, before_seq=before,
                               state=LIST_STATUSES.get(status_filter))
     page = rows[:limit]
-    next_cursor = str(page[-1]["seq"]) if len(rows) > limit else None
+    next_cursor = str(page[-1].seq) if len(rows) > limit else None
     return jsonify({
         "jobs": [status_body(job, with_base64=False, with_queue_position=False) for job in page],
         "nextCursor": next_cursor,
@@ -142,16 +143,16 @@ def _cursor_arg():
 @bp.post("/tryon/<job_id>/cancel")
 def cancel(job_id):
     job = _own_job_or_error(job_id)
-    if not jobs.cancel(get_db(), job["id"]):
+    if not jobs.cancel(get_db(), job.id):
         raise ApiError(409, "The job has finished already; only a processing job can be "
                             "canceled.", "JOB_FINISHED")
-    return jsonify(status_body(jobs.get(get_db(), job["id"])))
+    return jsonify(status_body(jobs.get(get_db(), job.id)))
 
 
 @bp.delete("/tryon/<job_id>")
 def delete(job_id):
     job = _own_job_or_error(job_id)
-    keys = jobs.delete_finished(get_db(), job["id"])
+    keys = jobs.delete_finished(get_db(), job.id)
     if keys is None:
         raise ApiError(409, "The job is still processing; cancel it first, then delete it.",
                        "JOB_NOT_FINISHED")
@@ -171,7 +172,7 @@ def credits():
 def _own_job_or_error(job_id):
     key = current_api_key()
     job = _job_or_404(job_id)
-    if job["user_id"] != key.user_id:
+    if job.user_id != key.user_id:
         raise ApiError(403, "This job belongs to another account.")
     return job
 

@@ -20,6 +20,7 @@ from flask import Blueprint, Response, current_app, g, request
 from tryon import services
 from tryon.errors import ApiError
 from tryon.queue import jobs
+from tryon.queue.jobs import JobState
 from tryon.web.database import get_db
 
 JOB_DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
@@ -94,7 +95,7 @@ def metrics():
     _authorize_scrape()
     conn = get_db()
     body = services.of(current_app).metrics.render(
-        jobs.counts_by_state_and_provider(conn), jobs.count_in_state(conn, "queued"))
+        jobs.counts_by_state_and_provider(conn), jobs.count_in_state(conn, JobState.QUEUED))
     return Response(body, mimetype="text/plain", headers={"Cache-Control": "no-store"})
 
 
