@@ -1,7 +1,8 @@
-"""The README documents every setting and every errorCode the code can produce, and its
-First steps work when pasted."""
+"""The README documents every setting and every errorCode the code can produce, its First
+steps work when pasted, it stays a short guide, and its links into docs/ resolve."""
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -85,3 +86,31 @@ def _stop_group(pgid):
             return
         time.sleep(0.1)
     os.killpg(pgid, signal.SIGKILL)
+
+
+def test_the_readme_stays_a_guide():
+    """History and long analyses belong in docs/ (issue 16): the README stays short enough
+    to read through."""
+    assert len(README.encode()) <= 30_000
+
+
+def _slug(heading):
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to dashes."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_links_between_the_readme_and_docs_resolve():
+    """The README points into docs/ for the details it no longer holds; a moved file or a
+    renamed heading would leave a reader at a dead end."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue  # an absolute URL
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            assert linked.exists(), f"{page.name}: {target}"
+            if anchor and linked.suffix == ".md":
+                headings = re.findall(r"^#+ (.+)$", linked.read_text(), re.M)
+                assert anchor in {_slug(h) for h in headings}, f"{page.name}: {target}"

@@ -1,5 +1,5 @@
 """One fake server per remote provider, each speaking that provider's documented protocol
-(see the provider modules' docstrings and README "Remote providers").
+(see the provider modules' docstrings and docs/providers.md).
 
 Common knobs: `polls_needed` (status checks before a job finishes), `hold` (jobs stay
 running), `failure` (how a job fails, in the provider's own format; None: it succeeds) and

@@ -1,4 +1,4 @@
-"""The http provider: our own contract (README "Remote providers") against a fake model
+"""The http provider: our own contract (docs/providers.md) against a fake model
 server."""
 import pytest
 

@@ -4,14 +4,15 @@ An upload is accepted only when it is a whole JPEG, PNG or WebP image within the
 limit and above the minimum size. What we store is a JPEG with no metadata, no trailing
 bytes and no polyglot payload, EXIF orientation applied. An upright colour JPEG (what
 cameras, phones and browsers send most) keeps its compressed pixels as they were, with
-every other segment dropped (tryon.media.jpeg): that costs a fraction of a millisecond, where
-decoding and re-encoding a 768x1024 photo costs 10 ms, and adds no compression loss.
+every other segment dropped (tryon.media.jpeg): copying segments is far cheaper than
+decoding and re-encoding the pixels, and adds no compression loss.
 Everything else is decoded and encoded afresh from its pixels.
 
-Decoding is what costs memory, and a small file can hold many pixels: a 47 KB greyscale
-PNG of 6000x6000 decodes to 36 MB, 108 MB more as RGB. A DecodeBudget (one per app) caps
-the pixels being decoded at once in the process; a decode that does not fit waits for
-others to finish. Uploads that keep their compressed pixels do not decode and pass freely.
+Decoding is what costs memory, and a small file can hold many pixels: a greyscale PNG of
+a few dozen kilobytes can decode to tens of megabytes, and three times that as RGB. A
+DecodeBudget (one per app) caps the pixels being decoded at once in the process; a decode
+that does not fit waits for others to finish. Uploads that keep their compressed pixels
+do not decode and pass freely.
 """
 import io
 import threading

@@ -1,5 +1,5 @@
 """The `http` provider: our own small contract for a team's GPU box running an open model
-(IDM-VTON, CatVTON, FASHN VTON 1.5, ...). README "Remote providers" documents it for
+(IDM-VTON, CatVTON, FASHN VTON 1.5, ...). docs/providers.md documents it for
 whoever writes the server side.
 
     POST {TRYON_HTTP_PROVIDER_URL}/v1/tryon        start a job (Idempotency-Key: our job id)

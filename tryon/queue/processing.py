@@ -202,11 +202,11 @@ def _check_result_image(data, max_pixels):
     limit, whole to its last byte. A broken result fails the job, not the reader.
 
     Wholeness is checked on the file's structure rather than by decoding every pixel,
-    which cost more than everything else a job does (20 ms for a 768x1024 PNG, 6 ms for a
-    JPEG): a PNG's chunks must all pass their CRC through to IEND; a JPEG's segments must
-    run through to its end-of-image marker. That catches truncated downloads, error pages
-    and any damage to a PNG; what it lets through is a structurally whole JPEG with damaged
-    compressed data, which viewers show with artefacts rather than fail on."""
+    which cost more than everything else a job does: a PNG's chunks must all pass their
+    CRC through to IEND; a JPEG's segments must run through to its end-of-image marker.
+    That catches truncated downloads, error pages and any damage to a PNG; what it lets
+    through is a structurally whole JPEG with damaged compressed data, which viewers show
+    with artefacts rather than fail on."""
     try:
         with Image.open(io.BytesIO(data), formats=tuple(STORED_RESULT_FORMATS)) as image:
             width, height = image.size

@@ -7,12 +7,13 @@ again. A URL input is only checked for what needs no network here (its form, an 
 spells out); the job downloads it (tryon/media/url_inputs.py says why), so the job row keeps the
 URL and the key the download will be stored under.
 
-Submits in one process write their inputs one at a time (the Submissions object's lock); checking images and the enqueue transaction still run side by side. Without it, a
-burst of submits stalled the job worker threads for 100 ms and more at BEGIN IMMEDIATE,
-where SQLite's busy handler backs off in growing sleeps while the burst keeps the write
-lock busy. With it, bench/bench_queue.py's burst of 32 jobs went
-from p50 ~120 / p99 ~300 ms to 13-18 / 49-75 ms, for about 7 % of submit throughput (the
-README's Benchmarks section lists the variants measured).
+Submits in one process write their inputs one at a time (the Submissions object's lock);
+checking images and the enqueue transaction still run side by side. The lock is there for
+the job workers: while a burst of submits kept SQLite's write lock busy, a worker marking a
+job completed waited at BEGIN IMMEDIATE, where SQLite's busy handler backs off in growing
+sleeps, so every job of the burst finished late. Fewer submits active at once leave the
+workers room, at a small cost in submit throughput (docs/benchmarks.md, "Queue overhead",
+has the figures and the variants tried).
 """
 import hashlib
 import json

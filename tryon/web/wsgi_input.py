@@ -2,10 +2,10 @@
 
 Werkzeug's form parser reads `wsgi.input` 64 KiB at a time. gunicorn (27.0) answers each
 such read from up to 1 MiB it has received ahead, and copies everything it holds beyond
-those 64 KiB into a new buffer every time, holding the GIL. Under bench/bench_submit.py's
-load that copying was 23 % of a submit's GIL time (py-spy). Reading 1 MiB at a time and
-handing the app its small reads from that block keeps the copying linear: in the same
-setup a submit now holds the GIL about half as long as before.
+those 64 KiB into a new buffer every time, holding the GIL: it copies many times the body's
+size, and under load every other thread waits meanwhile. Reading 1 MiB at a time and
+handing the app its small reads from that block copies each byte once (docs/benchmarks.md,
+"Submit", has the profiles).
 
 Nothing is read before the app reads: a request refused early (no API key, 413) never
 has its body pulled in, and no more than CONTENT_LENGTH is ever asked for.
