@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from tests.conftest import auth, wait_for, wait_for_status
 from tests.fakes import make_image_bytes, make_noise_jpeg
+from tests.helpers import auth, wait_for, wait_for_status
 from tests.image_server import LocalHttpServer
 from tryon import services
 from tryon.media.safe_http import AddressPolicy, SafeHttp, UnsafeUrl

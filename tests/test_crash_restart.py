@@ -6,7 +6,7 @@ import random
 import pytest
 from PIL import Image
 
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 from tests.live import LiveServer
 from tryon.store import accounts
 

@@ -5,9 +5,9 @@ import io
 
 import pytest
 
-from tests.conftest import auth, submit
 from tests.dashboard_client import PASSWORD, csrf_token, email_of, login, post_form
 from tests.fakes import make_image_bytes
+from tests.helpers import auth, submit
 
 
 def text(response):

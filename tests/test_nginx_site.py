@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from bench.service import free_port
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 from tests.live import PROJECT_ROOT, gunicorn
 from tryon.store import accounts, db
 

@@ -2,7 +2,7 @@
 SQLite itself (PRAGMA data_version, total_changes), with no write having to say so."""
 import pytest
 
-from tests.conftest import auth
+from tests.helpers import auth
 from tryon.store import accounts, db
 
 

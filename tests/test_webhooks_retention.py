@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.conftest import auth, submit, wait_for, wait_for_status
 from tests.fakes import make_image_bytes
+from tests.helpers import auth, submit, wait_for, wait_for_status
 from tests.image_server import LocalHttpServer
 from tryon import services
 from tryon.providers import ProviderError

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from tests.conftest import submit, wait_for, wait_for_status
 from tests.fakes import make_image_bytes
+from tests.helpers import submit, wait_for, wait_for_status
 from tryon import errors, services
 from tryon.providers import ProviderError
 from tryon.queue import jobs
@@ -211,16 +211,15 @@ def test_lease_renewal_keeps_a_long_job(make_app, make_user, fake_provider):
     conn.close()
 
 
-def test_stop_lets_the_running_job_finish(make_app, make_user, fake_provider):
+def test_stop_lets_the_running_job_finish(worker_app, make_user, fake_provider):
     fake_provider.release.clear()
-    app = make_app(start_worker=True)
-    client = app.test_client()
+    client = worker_app.test_client()
     _, key = make_user()
     job_id = submit(client, key).get_json()["jobId"]
     assert fake_provider.entered.wait(10)
     fake_provider.release.set()
-    services.of(app).worker.stop(timeout=10)
-    conn = db.connect(app.config["DATABASE"])
+    services.of(worker_app).worker.stop(timeout=10)
+    conn = db.connect(worker_app.config["DATABASE"])
     assert jobs.get(conn, job_id)["state"] == "completed"
     conn.close()
 

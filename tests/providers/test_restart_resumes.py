@@ -2,8 +2,8 @@
 job resumes polling the same remote job: one remote submission, one charge, one result."""
 import pytest
 
-from tests.conftest import wait_for
 from tests.fakes import make_image_bytes
+from tests.helpers import wait_for
 from tests.live import LiveServer
 from tests.providers.fake_server import FastTiming
 from tests.providers.test_common_failures import CASES, GOOD_KEYS
