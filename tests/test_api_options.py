@@ -214,6 +214,7 @@ def test_an_unusable_url_fails_the_job_with_the_reason_and_a_refund(
     assert fake_provider.calls == 0
 
 
+@pytest.mark.slow
 def test_url_submits_answer_at_once_while_the_downloads_hang(make_app, make_user,
                                                              image_server):
     # Ten callers whose URLs trickle a byte at a time: before, each submit held its request

@@ -30,6 +30,7 @@ def playground_submit(client, token):
 
 # --- the playground's rate limit ------------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_61st_playground_submit_within_a_minute_is_a_json_429(make_app, make_user, conn):
     app = make_app(JOB_COST=0)
     client, _, _ = logged_in(app, make_user, conn)

@@ -10,6 +10,8 @@ from tests.helpers import rgb_jpeg, submit, wait_for_status
 from tryon import services
 from tryon.store import accounts, db
 
+pytestmark = pytest.mark.slow   # the real engine on photos: `make test-fast` leaves it out
+
 
 @pytest.fixture
 def local_app(make_app):

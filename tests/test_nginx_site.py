@@ -22,7 +22,10 @@ from tests.live import PROJECT_ROOT, gunicorn
 from tryon.store import accounts, db
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
-pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
+pytestmark = [
+    pytest.mark.skipif(NGINX is None, reason="nginx is not installed"),
+    pytest.mark.slow,   # a real nginx in front of a real gunicorn: `make test-fast` leaves it out
+]
 HSTS = "max-age=31536000"
 
 

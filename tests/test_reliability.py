@@ -6,6 +6,8 @@ import os
 import threading
 import time
 
+import pytest
+
 from tests.fakes import make_image_bytes
 from tests.helpers import auth, submit, wait_for_status
 from tryon import services
@@ -82,6 +84,7 @@ def test_a_hanging_provider_blocks_neither_other_jobs_nor_polling(make_app, make
     assert wait_for_status(client, key, stuck)["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_fifty_threads_of_reads_and_writes_never_see_a_locked_database(make_app, make_user,
                                                                        caplog):
     app = make_app(start_worker=True, WORKERS=2)

@@ -14,6 +14,8 @@ from schemathesis.checks import (
 
 from tests.helpers import auth, submit
 
+pytestmark = pytest.mark.slow   # hundreds of generated requests: `make test-fast` leaves it out
+
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 FAST = settings(max_examples=20, deadline=None, derandomize=True, database=None,

@@ -70,6 +70,7 @@ def test_failed_job_posts_job_failed(hook_app, make_user, receiver, fake_provide
     assert headers["Tryon-Event"] == "job.failed"
 
 
+@pytest.mark.slow
 def test_failing_receiver_is_retried_then_given_up(hook_app, make_user, receiver):
     receiver.post_statuses = [500, 503, 500, 500]
     client = hook_app.test_client()

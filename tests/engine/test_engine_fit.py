@@ -18,6 +18,8 @@ from tryon.engine.networks import Face
 from tryon.engine.person import LEFT_ELBOW, LEFT_WRIST, RIGHT_ELBOW, RIGHT_WRIST, analyse_person
 from tryon.engine.placement import BODY_EASE, SIDE_ROWS, place_garment
 
+pytestmark = pytest.mark.slow   # the real engine on photos: `make test-fast` leaves it out
+
 
 @pytest.fixture(scope="module")
 def models(engine):

@@ -17,6 +17,8 @@ import pytest
 from tryon.engine.person import (LEFT_ELBOW, LEFT_SHOULDER, LEFT_WRIST, RIGHT_ELBOW, RIGHT_SHOULDER, RIGHT_WRIST,
                                  analyse_person)
 
+pytestmark = pytest.mark.slow   # the real engine on photos: `make test-fast` leaves it out
+
 RED, BLUE, NAVY = (40, 40, 170), (150, 75, 30), (90, 30, 20)
 ARMS = ((RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST), (LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST))
 PEOPLE = ("frontal_man", "seated_man")

@@ -24,6 +24,7 @@ def job_row(server, job_id):
 
 # A real process per provider costs seconds: two providers cover both ways of resuming (by
 # id: fashn; by the URLs the provider returned: fal). The others resume in-process below.
+@pytest.mark.slow
 @pytest.mark.parametrize("case", [c for c in CASES if c.name in ("fashn", "fal")], ids=str)
 def test_a_restart_resumes_the_same_remote_job(tmp_path, case):
     fake = case.fake_class().start()
