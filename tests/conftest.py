@@ -1,16 +1,31 @@
 """The fixtures shared by all tests: apps on a temporary instance folder (with or without
 their worker), users with keys, images. Plain helpers are in tests/helpers.py."""
+import functools
 import importlib.util
 from pathlib import Path
 
 import pytest
+from werkzeug.security import generate_password_hash
 
 from tests.fakes import FakeProvider, make_image_bytes
 from tests.helpers import rgb_jpeg
 from tryon import create_app, services
+from tryon.dashboard import auth
 from tryon.store import accounts, db
 
 GARMENT_PHOTOS = Path(__file__).parent / "engine" / "garment_photos.py"
+# werkzeug's scrypt default (N=2**15) costs 0.2 s a hash and as much a login check: with a
+# user or two per test that was most of the suite's time. Tests hash with N=2**10 (6 ms);
+# the hash names its parameters, so checking it is as cheap. Servers the tests start in a
+# subprocess (tests/live.py) keep the real cost.
+TEST_PASSWORD_HASH = "scrypt:1024:8:1"
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch):
+    cheap = functools.partial(generate_password_hash, method=TEST_PASSWORD_HASH)
+    monkeypatch.setattr(accounts, "generate_password_hash", cheap)
+    monkeypatch.setattr(auth, "generate_password_hash", cheap)
 
 
 @pytest.fixture
