@@ -1,12 +1,14 @@
 # `make run` installs the service into .venv and starts it; `make test` installs and runs
-# the whole test suite. Both work on a fresh clone with nothing but python3 installed.
+# the whole test suite; `make test-fast` runs all but the tests marked slow (real processes,
+# sockets, browsers, the engine on photos: pytest.ini), the quick loop while editing. All
+# work on a fresh clone with nothing but python3 installed.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test models bench clean
+.PHONY: run test test-fast install install-test models bench clean
 
 # glibc's malloc, tuned for image buffers (README "Operations", "Memory"):
 # MALLOC_ARENA_MAX=2: by default each thread gets an arena of its own, and the buffers of 8
@@ -21,6 +23,9 @@ run: install models
 
 test: install-test models
 	$(PY) -m pytest
+
+test-fast: install-test models
+	$(PY) -m pytest -m "not slow"
 
 install: $(VENV)/.installed-run
 

@@ -1,16 +1,31 @@
+"""The fixtures shared by all tests: apps on a temporary instance folder (with or without
+their worker), users with keys, images. Plain helpers are in tests/helpers.py."""
+import functools
 import importlib.util
-import io
-import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from werkzeug.security import generate_password_hash
 
 from tests.fakes import FakeProvider, make_image_bytes
+from tests.helpers import rgb_jpeg
 from tryon import create_app, services
+from tryon.dashboard import auth
 from tryon.store import accounts, db
 
 GARMENT_PHOTOS = Path(__file__).parent / "engine" / "garment_photos.py"
+# werkzeug's scrypt default (N=2**15) costs 0.2 s a hash and as much a login check: with a
+# user or two per test that was most of the suite's time. Tests hash with N=2**10 (6 ms);
+# the hash names its parameters, so checking it is as cheap. Servers the tests start in a
+# subprocess (tests/live.py) keep the real cost.
+TEST_PASSWORD_HASH = "scrypt:1024:8:1"
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch):
+    cheap = functools.partial(generate_password_hash, method=TEST_PASSWORD_HASH)
+    monkeypatch.setattr(accounts, "generate_password_hash", cheap)
+    monkeypatch.setattr(auth, "generate_password_hash", cheap)
 
 
 @pytest.fixture
@@ -58,6 +73,13 @@ def client(app):
 
 
 @pytest.fixture
+def worker_app(make_app):
+    """An app whose worker runs jobs (on the same instance folder and database as `app`);
+    the worker is stopped after the test."""
+    return make_app(start_worker=True)
+
+
+@pytest.fixture
 def runner(app):
     return app.test_cli_runner()
 
@@ -99,51 +121,6 @@ def photos(tmp_path):
 @pytest.fixture
 def images():
     return {"person_images": make_image_bytes(), "garment_images": make_image_bytes(color=(30, 90, 200))}
-
-
-def auth(key):
-    return {"Authorization": f"Bearer {key}"}
-
-
-def submit(client, key, person=None, garment=None, headers=None):
-    """POST a job with two valid images (or the ones given); return the response."""
-    import io
-    data = {
-        "person_images": (io.BytesIO(person or make_image_bytes()), "person.jpg"),
-        "garment_images": (io.BytesIO(garment or make_image_bytes(color=(30, 90, 200))), "garment.jpg"),
-    }
-    return client.post("/api/v1/tryon", data=data, headers={**auth(key), **(headers or {})},
-                       content_type="multipart/form-data")
-
-
-def wait_for(condition, timeout=15, interval=0.02):
-    """Poll `condition` until it returns something truthy or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
-
-
-def wait_for_status(client, key, job_id, timeout=15):
-    def finished():
-        response = client.get(f"/api/v1/tryon/status/{job_id}", headers=auth(key))
-        assert response.status_code == 200, response.get_json()
-        body = response.get_json()
-        return body if body["status"] != "processing" else None
-    return wait_for(finished, timeout)
-
-
-def rgb_jpeg(rgb, size=None, quality=92):
-    """An RGB array (e.g. a scikit-image photo) as JPEG bytes, resized to `size` if given."""
-    image = Image.fromarray(rgb)
-    if size:
-        image = image.resize(size, Image.LANCZOS)
-    out = io.BytesIO()
-    image.save(out, format="JPEG", quality=quality)
-    return out.getvalue()
 
 
 @pytest.fixture(scope="session")

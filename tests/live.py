@@ -10,8 +10,8 @@ from pathlib import Path
 import requests
 
 from bench.service import MALLOC_SETTINGS, free_port
-from tests.conftest import wait_for
 from tests.fakes import make_image_bytes
+from tests.helpers import wait_for
 from tryon.store import accounts, db
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

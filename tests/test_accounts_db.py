@@ -105,9 +105,8 @@ def test_secret_is_generated_once_and_kept(make_app, tmp_path):
     assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
 
 
-def test_healthz_reports_database_worker_and_provider(make_app):
-    app = make_app(start_worker=True)
-    body = app.test_client().get("/healthz").get_json()
+def test_healthz_reports_database_worker_and_provider(worker_app):
+    body = worker_app.test_client().get("/healthz").get_json()
     assert body["status"] == "ok"
     assert body["database"]["ok"] and body["worker"]["dispatcherAlive"]
     assert body["provider"]["name"] == "fake"

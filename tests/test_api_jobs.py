@@ -1,7 +1,7 @@
 """Listing, canceling and deleting jobs, and the credits endpoint, with the access matrix."""
 import pytest
 
-from tests.conftest import auth, submit, wait_for_status
+from tests.helpers import auth, submit, wait_for_status
 from tryon import services
 from tryon.store import accounts, db
 
@@ -30,9 +30,8 @@ def test_an_empty_cursor_is_the_first_page(client, make_user):
     assert response.get_json()["nextCursor"] is not None
 
 
-def test_list_filters_by_status_and_shows_only_own_jobs(make_app, make_user, fake_provider):
-    app = make_app(start_worker=True)
-    client = app.test_client()
+def test_list_filters_by_status_and_shows_only_own_jobs(worker_app, make_user, fake_provider):
+    client = worker_app.test_client()
     _, key = make_user()
     _, other = make_user()
     done = submit(client, key).get_json()["jobId"]
@@ -66,35 +65,33 @@ def test_cancel_a_queued_job_refunds_it(app, client, make_user):
     assert again.status_code == 409
 
 
-def test_cancel_a_running_job_discards_its_result(make_app, make_user, fake_provider):
+def test_cancel_a_running_job_discards_its_result(worker_app, make_user, fake_provider):
     fake_provider.release.clear()
-    app = make_app(start_worker=True)
-    client = app.test_client()
+    client = worker_app.test_client()
     user_id, key = make_user(credits=1)
     job_id = submit(client, key).get_json()["jobId"]
     assert fake_provider.entered.wait(10)
     assert client.post(f"/api/v1/tryon/{job_id}/cancel", headers=auth(key)).status_code == 200
     fake_provider.release.set()
-    services.of(app).worker.stop()
+    services.of(worker_app).worker.stop()
     body = client.get(f"/api/v1/tryon/status/{job_id}", headers=auth(key)).get_json()
     assert body["errorCode"] == "CANCELED"
-    assert not list(services.of(app).store.root.glob("results/*"))
-    conn = db.connect(app.config["DATABASE"])
+    assert not list(services.of(worker_app).store.root.glob("results/*"))
+    conn = db.connect(worker_app.config["DATABASE"])
     assert accounts.balance(conn, user_id) == 1
     conn.close()
 
 
-def test_delete_removes_images_and_record_but_keeps_the_ledger(make_app, make_user):
-    app = make_app(start_worker=True)
-    client = app.test_client()
+def test_delete_removes_images_and_record_but_keeps_the_ledger(worker_app, make_user):
+    client = worker_app.test_client()
     user_id, key = make_user(credits=3)
     job_id = submit(client, key).get_json()["jobId"]
     wait_for_status(client, key, job_id)
     response = client.delete(f"/api/v1/tryon/{job_id}", headers=auth(key))
     assert response.status_code == 204
     assert client.get(f"/api/v1/tryon/status/{job_id}", headers=auth(key)).status_code == 404
-    assert not [p for p in services.of(app).store.root.rglob("*") if p.is_file()]
-    conn = db.connect(app.config["DATABASE"])
+    assert not [p for p in services.of(worker_app).store.root.rglob("*") if p.is_file()]
+    conn = db.connect(worker_app.config["DATABASE"])
     assert accounts.balance(conn, user_id) == 2 == accounts.ledger_sum(conn, user_id)
     conn.close()
 

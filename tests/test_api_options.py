@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from tests.conftest import auth, wait_for, wait_for_status
 from tests.fakes import make_image_bytes, make_noise_jpeg
+from tests.helpers import auth, wait_for, wait_for_status
 from tests.image_server import LocalHttpServer
 from tryon import services
 from tryon.media.safe_http import AddressPolicy, SafeHttp, UnsafeUrl
@@ -213,6 +213,7 @@ def test_an_unusable_url_fails_the_job_with_the_reason_and_a_refund(
     assert fake_provider.calls == 0
 
 
+@pytest.mark.slow
 def test_url_submits_answer_at_once_while_the_downloads_hang(make_app, make_user,
                                                              image_server):
     # Ten callers whose URLs trickle a byte at a time: before, each submit held its request

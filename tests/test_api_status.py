@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import auth, submit, wait_for, wait_for_status
+from tests.helpers import auth, submit, wait_for, wait_for_status
 from tryon import services
 from tryon.providers import ProviderError
 from tryon.queue import jobs
@@ -20,11 +20,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 def status(client, key, job_id):
     return client.get(STATUS.format(job_id), headers=auth(key) if key else {})
-
-
-@pytest.fixture
-def worker_app(make_app):
-    return make_app(start_worker=True)
 
 
 def test_completed_job_has_the_documented_fields(worker_app, make_user):

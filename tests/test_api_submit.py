@@ -6,8 +6,8 @@ import uuid
 import pytest
 from PIL import Image
 
-from tests.conftest import auth, submit
 from tests.fakes import make_image_bytes, make_noise_jpeg
+from tests.helpers import auth, submit
 from tryon import services
 from tryon.queue import jobs
 from tryon.store import accounts

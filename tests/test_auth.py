@@ -2,8 +2,8 @@
 and the wall between the session cookie (dashboard) and API keys (API)."""
 import pytest
 
-from tests.conftest import auth
 from tests.dashboard_client import PASSWORD, csrf_token, email_of, login, post_form
+from tests.helpers import auth
 from tryon.store import accounts
 
 

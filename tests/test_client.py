@@ -14,6 +14,8 @@ from tests.live import PROJECT_ROOT, LiveServer
 from tryon.client import JobFailed, TryOnClient, TryOnError, main
 from tryon.store import accounts
 
+pytestmark = pytest.mark.slow   # a live server, the client polling it: `make test-fast` leaves it out
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):

@@ -6,9 +6,11 @@ import random
 import pytest
 from PIL import Image
 
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 from tests.live import LiveServer
 from tryon.store import accounts
+
+pytestmark = pytest.mark.slow   # a live service killed and restarted: `make test-fast` leaves it out
 
 JOBS = 50
 CREDITS = 100

@@ -1,7 +1,7 @@
 """The credit ledger: one debit per job, one refund per failed job, no overdraft."""
 import threading
 
-from tests.conftest import submit, wait_for_status
+from tests.helpers import submit, wait_for_status
 from tryon.providers import ProviderError
 from tryon.queue import jobs
 from tryon.store import accounts, db
@@ -34,14 +34,13 @@ def test_parallel_submits_against_a_balance_of_one_accept_exactly_one(make_app, 
     conn.close()
 
 
-def test_failed_job_is_refunded_exactly_once(make_app, make_user, fake_provider):
+def test_failed_job_is_refunded_exactly_once(worker_app, make_user, fake_provider):
     fake_provider.failure = ProviderError("GENERATION_FAILED", "model exploded")
-    app = make_app(start_worker=True)
-    client = app.test_client()
+    client = worker_app.test_client()
     user_id, key = make_user(credits=2)
     job_id = submit(client, key).get_json()["jobId"]
     assert wait_for_status(client, key, job_id)["errorCode"] == "GENERATION_FAILED"
-    conn = db.connect(app.config["DATABASE"])
+    conn = db.connect(worker_app.config["DATABASE"])
     assert accounts.balance(conn, user_id) == 2
     kinds = [row["kind"] for row in conn.execute(
         "SELECT kind FROM credit_ledger WHERE job_id = ? ORDER BY id", (job_id,))]
@@ -56,13 +55,12 @@ def test_failed_job_is_refunded_exactly_once(make_app, make_user, fake_provider)
     conn.close()
 
 
-def test_completed_job_is_charged_once(make_app, make_user):
-    app = make_app(start_worker=True)
-    client = app.test_client()
+def test_completed_job_is_charged_once(worker_app, make_user):
+    client = worker_app.test_client()
     user_id, key = make_user(credits=3)
     job_id = submit(client, key).get_json()["jobId"]
     assert wait_for_status(client, key, job_id)["status"] == "completed"
-    conn = db.connect(app.config["DATABASE"])
+    conn = db.connect(worker_app.config["DATABASE"])
     assert accounts.balance(conn, user_id) == 2 == accounts.ledger_sum(conn, user_id)
     conn.close()
 

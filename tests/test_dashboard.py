@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from tests.conftest import auth, submit, wait_for, wait_for_status
 from tests.dashboard_client import csrf_token, email_of, login, post_form
 from tests.fakes import make_image_bytes
+from tests.helpers import auth, submit, wait_for, wait_for_status
 from tryon.providers import ProviderError
 from tryon.queue import jobs
 from tryon.store import accounts
@@ -171,10 +171,9 @@ def test_a_processing_job_shows_its_inputs_and_updates_itself(owner):
     assert status["status"] == "processing" and status["message"].startswith("Job is queued")
 
 
-def test_a_completed_job_has_result_and_download(make_app, make_user, conn):
-    app = make_app(start_worker=True)
+def test_a_completed_job_has_result_and_download(worker_app, make_user, conn):
     user_id, key = make_user()
-    client = app.test_client()
+    client = worker_app.test_client()
     login(client, email_of(conn, user_id))
     job_id = submit(client, key).get_json()["jobId"]
     wait_for_status(client, key, job_id)
@@ -186,11 +185,10 @@ def test_a_completed_job_has_result_and_download(make_app, make_user, conn):
     assert "badge-completed" in text(client.get(f"/jobs/{job_id}/row"))
 
 
-def test_a_failed_job_shows_its_error_code_and_message(make_app, make_user, conn, fake_provider):
+def test_a_failed_job_shows_its_error_code_and_message(worker_app, make_user, conn, fake_provider):
     fake_provider.failure = ProviderError("INVALID_PERSON_IMAGE", "No person in the photo.")
-    app = make_app(start_worker=True)
     user_id, key = make_user()
-    client = app.test_client()
+    client = worker_app.test_client()
     login(client, email_of(conn, user_id))
     job_id = submit(client, key).get_json()["jobId"]
     wait_for_status(client, key, job_id)
@@ -283,10 +281,9 @@ def test_the_playground_needs_a_login(client, make_user):
 
 # --- credits ------------------------------------------------------------------------------
 
-def test_credits_show_balance_and_ledger(make_app, make_user, conn, fake_provider):
-    app = make_app(start_worker=True)
+def test_credits_show_balance_and_ledger(worker_app, make_user, conn, fake_provider):
     user_id, key = make_user(credits=5)
-    client = app.test_client()
+    client = worker_app.test_client()
     login(client, email_of(conn, user_id))
     fake_provider.failure = ProviderError("GENERATION_FAILED", "boom")
     job_id = submit(client, key).get_json()["jobId"]

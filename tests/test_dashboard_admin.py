@@ -1,8 +1,8 @@
 """/admin: only admins; users (create, disable, grant), queue depth, jobs by status, provider."""
 import pytest
 
-from tests.conftest import auth, submit
 from tests.dashboard_client import email_of, login, post_form
+from tests.helpers import auth, submit
 from tryon.store import accounts
 
 

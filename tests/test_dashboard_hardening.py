@@ -5,9 +5,9 @@ import io
 
 import pytest
 
-from tests.conftest import auth, submit
 from tests.dashboard_client import PASSWORD, csrf_token, email_of, login, post_form
 from tests.fakes import make_image_bytes
+from tests.helpers import auth, submit
 
 
 def text(response):
@@ -30,6 +30,7 @@ def playground_submit(client, token):
 
 # --- the playground's rate limit ------------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_61st_playground_submit_within_a_minute_is_a_json_429(make_app, make_user, conn):
     app = make_app(JOB_COST=0)
     client, _, _ = logged_in(app, make_user, conn)

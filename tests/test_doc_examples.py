@@ -12,6 +12,8 @@ from tests.image_server import LocalHttpServer
 from tests.live import LiveServer
 from tryon.web import doc_examples
 
+pytestmark = pytest.mark.slow   # subprocesses against a live server: `make test-fast` leaves it out
+
 DOMAIN = doc_examples.PLACEHOLDER_DOMAIN
 
 

@@ -12,9 +12,11 @@ from PIL import Image
 from skimage import data
 
 from bench.service import MALLOC_SETTINGS
-from tests.conftest import rgb_jpeg, wait_for
+from tests.helpers import rgb_jpeg, wait_for
 from tests.live import gunicorn
 from tryon.store import accounts, db
+
+pytestmark = pytest.mark.slow   # real gunicorn processes: `make test-fast` leaves it out
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

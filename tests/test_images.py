@@ -7,7 +7,7 @@ import threading
 import pytest
 from PIL import Image
 
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 from tryon.media import jpeg
 from tryon.media.images import DecodeBudget, ImageRejected, normalize
 

@@ -6,9 +6,11 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from tests.conftest import rgb_jpeg, submit, wait_for_status
+from tests.helpers import rgb_jpeg, submit, wait_for_status
 from tryon import services
 from tryon.store import accounts, db
+
+pytestmark = pytest.mark.slow   # the real engine on photos: `make test-fast` leaves it out
 
 
 @pytest.fixture

@@ -17,12 +17,15 @@ import pytest
 import requests
 
 from bench.service import free_port
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 from tests.live import PROJECT_ROOT, gunicorn
 from tryon.store import accounts, db
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
-pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
+pytestmark = [
+    pytest.mark.skipif(NGINX is None, reason="nginx is not installed"),
+    pytest.mark.slow,   # a real nginx in front of a real gunicorn: `make test-fast` leaves it out
+]
 HSTS = "max-age=31536000"
 
 

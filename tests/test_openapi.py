@@ -3,7 +3,7 @@ import re
 
 from openapi_spec_validator import validate
 
-from tests.conftest import submit, wait_for_status
+from tests.helpers import submit, wait_for_status
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 

@@ -4,8 +4,8 @@ import json
 import logging
 import shutil
 
-from tests.conftest import auth, submit, wait_for_status
 from tests.fakes import make_image_bytes
+from tests.helpers import auth, submit, wait_for_status
 from tryon.store import accounts, db
 from tryon.web.security import API_POLICY
 
@@ -40,9 +40,8 @@ def test_backup_refuses_a_non_empty_destination(app, tmp_path):
     assert result.exit_code != 0 and "not empty" in result.output
 
 
-def test_metrics_in_prometheus_format(make_app, make_user):
-    app = make_app(start_worker=True)
-    client = app.test_client()
+def test_metrics_in_prometheus_format(worker_app, make_user):
+    client = worker_app.test_client()
     _, key = make_user()
     wait_for_status(client, key, submit(client, key).get_json()["jobId"])
     client.get("/api/v1/nothing")
@@ -90,9 +89,8 @@ def test_one_structured_log_line_per_request_without_secrets(client, make_user, 
     assert key not in caplog.text
 
 
-def test_api_keys_never_reach_any_log(make_app, make_user, caplog):
-    app = make_app(start_worker=True)
-    client = app.test_client()
+def test_api_keys_never_reach_any_log(worker_app, make_user, caplog):
+    client = worker_app.test_client()
     _, key = make_user()
     with caplog.at_level(logging.DEBUG):
         job_id = submit(client, key).get_json()["jobId"]

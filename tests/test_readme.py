@@ -8,6 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from bench.service import free_port
 from tryon import config, errors
 from tryon.store import accounts, db
@@ -36,6 +38,7 @@ def first_steps_block():
     return section.split("```sh\n", 1)[1].split("```", 1)[0]
 
 
+@pytest.mark.slow
 def test_the_first_steps_run_as_pasted(tmp_path):
     """The First-steps block, run by bash as one piece (as a paste runs it), starts the
     server, makes the account and the key and ends with a completed try-on. Only the port,

@@ -6,8 +6,10 @@ import os
 import threading
 import time
 
-from tests.conftest import auth, submit, wait_for_status
+import pytest
+
 from tests.fakes import make_image_bytes
+from tests.helpers import auth, submit, wait_for_status
 from tryon import services
 from tryon.store import accounts, db
 
@@ -36,11 +38,10 @@ def test_disk_full_at_submit_is_507_charges_nothing_and_recovers(app, client, ma
     assert submit(client, key).status_code == 202       # space is back: it works again
 
 
-def test_disk_full_at_result_fails_cleanly_with_refund(make_app, make_user, monkeypatch,
+def test_disk_full_at_result_fails_cleanly_with_refund(worker_app, make_user, monkeypatch,
                                                        fake_provider):
     fake_provider.release.clear()
-    app = make_app(start_worker=True)
-    client = app.test_client()
+    client = worker_app.test_client()
     user_id, key = make_user(credits=1)
     job_id = submit(client, key).get_json()["jobId"]
     assert fake_provider.entered.wait(10)
@@ -49,12 +50,12 @@ def test_disk_full_at_result_fails_cleanly_with_refund(make_app, make_user, monk
     body = wait_for_status(client, key, job_id)
     monkeypatch.undo()
     assert (body["errorCode"], body["result"]["step"]) == ("STORAGE_FAILED", "store_result")
-    store_root = services.of(app).store.root
+    store_root = services.of(worker_app).store.root
     assert not list(store_root.glob("results/*")) and not list(store_root.rglob(".tmp-*"))
-    conn = db.connect(app.config["DATABASE"])
+    conn = db.connect(worker_app.config["DATABASE"])
     assert accounts.balance(conn, user_id) == 1 == accounts.ledger_sum(conn, user_id)
     conn.close()
-    accounts_conn = db.connect(app.config["DATABASE"])
+    accounts_conn = db.connect(worker_app.config["DATABASE"])
     accounts.grant_credits(accounts_conn, user_id, 1)
     accounts_conn.close()
     second = submit(client, key).get_json()["jobId"]
@@ -83,6 +84,7 @@ def test_a_hanging_provider_blocks_neither_other_jobs_nor_polling(make_app, make
     assert wait_for_status(client, key, stuck)["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_fifty_threads_of_reads_and_writes_never_see_a_locked_database(make_app, make_user,
                                                                        caplog):
     app = make_app(start_worker=True, WORKERS=2)

@@ -2,7 +2,7 @@
 SQLite itself (PRAGMA data_version, total_changes), with no write having to say so."""
 import pytest
 
-from tests.conftest import auth
+from tests.helpers import auth
 from tryon.store import accounts, db
 
 
@@ -56,9 +56,17 @@ def test_none_is_not_kept_and_the_memo_is_bounded(reader, monkeypatch):
     memo.get("nobody", lambda: missing.append(1))
     assert len(missing) == 2
     monkeypatch.setattr(db.RowMemo, "MAX_ROWS", 2)
+    loaded = []
+
+    def loader(name):
+        return lambda: loaded.append(name) or name
+
     for name in "abc":
-        memo.get(name, lambda: name)
-    assert len(memo._rows) <= 2
+        memo.get(name, loader(name))
+    del loaded[:]
+    for name in "abc":
+        assert memo.get(name, loader(name)) == name
+    assert loaded, "three rows were all still kept by a memo of at most two"
 
 
 def test_a_key_kept_in_memory_still_records_its_use(app, client, make_user, conn,

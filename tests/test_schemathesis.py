@@ -12,7 +12,9 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import auth, submit
+from tests.helpers import auth, submit
+
+pytestmark = pytest.mark.slow   # hundreds of generated requests: `make test-fast` leaves it out
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]

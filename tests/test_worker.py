@@ -1,15 +1,15 @@
 """The queue and the worker: every errorCode a job can end with, leases and recovery."""
 import logging
+import threading
 import time
 
 import pytest
 
-from tests.conftest import submit, wait_for, wait_for_status
 from tests.fakes import make_image_bytes
+from tests.helpers import submit, wait_for, wait_for_status
 from tryon import errors, services
 from tryon.providers import ProviderError
 from tryon.queue import jobs
-from tryon.queue.processing import JobRunner
 from tryon.store import accounts, db
 from tryon.store.objects import StorageError
 
@@ -129,13 +129,13 @@ def test_result_write_failure_is_storage_failed(make_app, make_user, monkeypatch
     assert not list(store.root.glob("results/*"))
 
 
-def test_bug_in_our_code_is_internal_error(make_app, make_user, monkeypatch):
-    def broken(self, *args):
-        raise KeyError("oops")
-
-    monkeypatch.setattr(JobRunner, "_provider", broken)
+def test_bug_in_our_code_is_internal_error(make_app, make_user, fake_provider):
+    # A provider of ours that returns its image as base64 text, not decoded: our result
+    # check (outside the provider call) raises a TypeError, a bug rather than a failure.
+    fake_provider.output = "iVBORw0KGgo="
     body = run_to_end(make_app, make_user)
-    assert body["errorCode"] == errors.INTERNAL_ERROR
+    assert (body["status"], body["errorCode"]) == ("failed", errors.INTERNAL_ERROR)
+    assert body["result"]["step"] == "internal"
 
 
 # --- leases and recovery ---------------------------------------------------------------
@@ -211,18 +211,34 @@ def test_lease_renewal_keeps_a_long_job(make_app, make_user, fake_provider):
     conn.close()
 
 
-def test_stop_lets_the_running_job_finish(make_app, make_user, fake_provider):
+def test_stop_lets_the_running_job_finish(worker_app, make_user, fake_provider):
+    """stop() begins while the job is still inside the provider and returns only after the
+    job completed: the provider is released from here once stop() is seen waiting."""
     fake_provider.release.clear()
-    app = make_app(start_worker=True)
-    client = app.test_client()
+    client = worker_app.test_client()
     _, key = make_user()
     job_id = submit(client, key).get_json()["jobId"]
     assert fake_provider.entered.wait(10)
+    worker = services.of(worker_app).worker
+    state_when_stop_returned = []
+
+    def stop_then_look():
+        worker.stop(timeout=10)
+        conn = db.connect(worker_app.config["DATABASE"])
+        state_when_stop_returned.append(jobs.get(conn, job_id).state)
+        conn.close()
+
+    stopper = threading.Thread(target=stop_then_look)
+    stopper.start()
+    # The dispatcher is gone once stop() has begun; the job is still held in the provider.
+    wait_for(lambda: not worker.health()["dispatcherAlive"], timeout=10)
+    # A correct stop() waits here however long this takes; one that does not wait would
+    # return now, while the provider still holds the job.
+    stopper.join(0.2)
+    assert stopper.is_alive(), "stop() returned while the job was still in the provider"
     fake_provider.release.set()
-    services.of(app).worker.stop(timeout=10)
-    conn = db.connect(app.config["DATABASE"])
-    assert jobs.get(conn, job_id).state == "completed"
-    conn.close()
+    stopper.join(10)
+    assert state_when_stop_returned == ["completed"]
 
 
 def test_list_for_user_pages_newest_first(app, make_user, conn):

@@ -5,7 +5,7 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from tests.conftest import auth
+from tests.helpers import auth
 from tryon.web.wsgi_input import BLOCK_SIZE, SMALL_BODY, BlockReadInput
 
 

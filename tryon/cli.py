@@ -4,6 +4,7 @@ These names and outputs are a contract that other tools script: `keys create` pr
 the new key, `credits balance` only the number.
 """
 import sys
+from contextlib import contextmanager
 
 import click
 from flask import current_app
@@ -16,13 +17,23 @@ keys_cli = AppGroup("keys", help="Manage API keys.")
 credits_cli = AppGroup("credits", help="Grant and inspect credits.")
 
 
-def _connect():
-    return db.connect(current_app.config["DATABASE"])
-
-
 def _fail(message):
     click.echo(f"Error: {message}", err=True)
     sys.exit(1)
+
+
+@contextmanager
+def _accounts_db():
+    """A connection to the app's database, closed afterwards. An AccountError (no such
+    user, a duplicate email, ...) becomes "Error: ..." on stderr and exit status 1 instead
+    of a traceback: scripts read the message and the status."""
+    conn = db.connect(current_app.config["DATABASE"])
+    try:
+        yield conn
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    finally:
+        conn.close()
 
 
 @users_cli.command("create")
@@ -44,13 +55,8 @@ def create_user(email, password_stdin, credits, admin):
         _fail("no terminal to ask for the password on: give it with --password-stdin.")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    conn = _connect()
-    try:
+    with _accounts_db() as conn:
         accounts.create_user(conn, email, password, is_admin=admin, credits=credits)
-    except accounts.AccountError as exc:
-        _fail(str(exc))
-    finally:
-        conn.close()
     click.echo(f"Created user {email}" + (" (admin)" if admin else "")
                + f" with {credits} credits.", err=True)
 
@@ -60,14 +66,9 @@ def create_user(email, password_stdin, credits, admin):
 @click.option("--name", default="default", show_default=True, help="A name to recognise the key by.")
 def create_key(email, name):
     """Create an API key for EMAIL and print it (it is not shown again)."""
-    conn = _connect()
-    try:
+    with _accounts_db() as conn:
         user = accounts.require_user(conn, email)
         plaintext, _ = accounts.create_api_key(conn, user["id"], name)
-    except accounts.AccountError as exc:
-        _fail(str(exc))
-    finally:
-        conn.close()
     click.echo(plaintext)
 
 
@@ -75,13 +76,8 @@ def create_key(email, name):
 @click.argument("key_or_prefix")
 def revoke_key(key_or_prefix):
     """Revoke an API key given in full or by its displayed prefix."""
-    conn = _connect()
-    try:
+    with _accounts_db() as conn:
         prefix = accounts.revoke_api_key(conn, key_or_prefix)
-    except accounts.AccountError as exc:
-        _fail(str(exc))
-    finally:
-        conn.close()
     click.echo(f"Revoked {prefix}…", err=True)
 
 
@@ -90,15 +86,10 @@ def revoke_key(key_or_prefix):
 @click.argument("amount", type=click.IntRange(min=1))
 def grant(email, amount):
     """Grant AMOUNT credits to EMAIL."""
-    conn = _connect()
-    try:
+    with _accounts_db() as conn:
         user = accounts.require_user(conn, email)
         accounts.grant_credits(conn, user["id"], amount, note="granted from the command line")
         new_balance = accounts.balance(conn, user["id"])
-    except accounts.AccountError as exc:
-        _fail(str(exc))
-    finally:
-        conn.close()
     click.echo(f"Granted {amount}; {email} now has {new_balance} credits.", err=True)
 
 
@@ -106,14 +97,9 @@ def grant(email, amount):
 @click.argument("email")
 def show_balance(email):
     """Print the credit balance of EMAIL."""
-    conn = _connect()
-    try:
+    with _accounts_db() as conn:
         user = accounts.require_user(conn, email)
         click.echo(accounts.balance(conn, user["id"]))
-    except accounts.AccountError as exc:
-        _fail(str(exc))
-    finally:
-        conn.close()
 
 
 def init_app(app):

@@ -21,8 +21,11 @@ PASSWORD = "correct horse"
 WAIT_MS = 15_000
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-pytestmark = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
-                                reason=f"{CHROMIUM} is missing (apt-get install chromium)")
+pytestmark = [
+    pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
+                       reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
+    pytest.mark.slow,   # a real browser against a live server: `make test-fast` leaves it out
+]
 
 
 @pytest.fixture(scope="module")

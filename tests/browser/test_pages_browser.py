@@ -10,7 +10,7 @@ import io
 import pytest
 from PIL import Image
 
-# The same Chromium, its launch and its skip when missing.
+# The same Chromium, its launch, its skip when missing and its slow marker.
 from tests.browser.test_dashboard_browser import (  # noqa: F401
     PASSWORD,
     WAIT_MS,

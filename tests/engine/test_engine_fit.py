@@ -24,6 +24,8 @@ from tryon.engine.person import (
 )
 from tryon.engine.placement import BODY_EASE, SIDE_ROWS, place_garment
 
+pytestmark = pytest.mark.slow   # the real engine on photos: `make test-fast` leaves it out
+
 
 @pytest.fixture(scope="module")
 def models(engine):

@@ -12,6 +12,8 @@ from skimage import data
 
 from tryon.engine import GarmentImageError
 
+pytestmark = pytest.mark.slow   # the real engine on photos: `make test-fast` leaves it out
+
 WHITE_BG, GREY_BG, BEIGE_BG = (246, 246, 246), (128, 128, 128), (200, 225, 235)
 
 ACCEPTED = {

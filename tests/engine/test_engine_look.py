@@ -9,7 +9,10 @@ import tracemalloc
 
 import cv2
 import numpy as np
+import pytest
 from skimage.metrics import structural_similarity
+
+pytestmark = pytest.mark.slow   # the real engine on photos: `make test-fast` leaves it out
 
 # The astronaut portrait's torso below the suit's neck ring, inside the fitted garment's sides:
 # mission patch and straps.

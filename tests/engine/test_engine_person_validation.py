@@ -7,6 +7,8 @@ from skimage import data
 
 from tryon.engine import PersonImageError
 
+pytestmark = pytest.mark.slow   # the real engine on photos: `make test-fast` leaves it out
+
 
 def jpeg(image, quality):
     return cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)

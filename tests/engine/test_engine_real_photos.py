@@ -24,6 +24,8 @@ from tryon.engine.person import (
     analyse_person,
 )
 
+pytestmark = pytest.mark.slow   # the real engine on photos: `make test-fast` leaves it out
+
 RED, BLUE, NAVY = (40, 40, 170), (150, 75, 30), (90, 30, 20)
 ARMS = ((RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST), (LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST))
 PEOPLE = ("frontal_man", "seated_man")

@@ -15,6 +15,8 @@ from tryon.engine import (
     UnsupportedCategoryError,
 )
 
+pytestmark = pytest.mark.slow   # the real engine on photos: `make test-fast` leaves it out
+
 # Regions of the 768 x 1024 astronaut portrait, found by eye: the face, and the chest below
 # the suit's neck ring, between the straps and the name patch.
 FACE = (slice(175, 345), slice(245, 410))

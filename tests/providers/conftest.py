@@ -4,8 +4,8 @@ import io
 
 import pytest
 
-from tests.conftest import auth, wait_for_status
 from tests.fakes import make_image_bytes
+from tests.helpers import auth, wait_for_status
 from tests.providers.fake_server import FastTiming
 from tryon import services
 

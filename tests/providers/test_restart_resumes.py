@@ -2,8 +2,8 @@
 job resumes polling the same remote job: one remote submission, one charge, one result."""
 import pytest
 
-from tests.conftest import wait_for
 from tests.fakes import make_image_bytes
+from tests.helpers import wait_for
 from tests.live import LiveServer
 from tests.providers.fake_server import FastTiming
 from tests.providers.test_common_failures import CASES, GOOD_KEYS
@@ -24,6 +24,7 @@ def job_row(server, job_id):
 
 # A real process per provider costs seconds: two providers cover both ways of resuming (by
 # id: fashn; by the URLs the provider returned: fal). The others resume in-process below.
+@pytest.mark.slow
 @pytest.mark.parametrize("case", [c for c in CASES if c.name in ("fashn", "fal")], ids=str)
 def test_a_restart_resumes_the_same_remote_job(tmp_path, case):
     fake = case.fake_class().start()
