@@ -7,7 +7,8 @@ again. A URL input is only checked for what needs no network here (its form, an 
 spells out); the job downloads it (tryon/media/url_inputs.py says why), so the job row keeps the
 URL and the key the download will be stored under.
 
-Submits in one process write their inputs one at a time (the Submissions object's lock); checking images and the enqueue transaction still run side by side. Without it, a
+Submits in one process write their inputs one at a time (the Submissions object's lock);
+checking images and the enqueue transaction still run side by side. Without it, a
 burst of submits stalled the job worker threads for 100 ms and more at BEGIN IMMEDIATE,
 where SQLite's busy handler backs off in growing sleeps while the burst keeps the write
 lock busy. With it, bench/bench_queue.py's burst of 32 jobs went
