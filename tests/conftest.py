@@ -98,7 +98,8 @@ def photos(tmp_path):
 
 @pytest.fixture
 def images():
-    return {"person_images": make_image_bytes(), "garment_images": make_image_bytes(color=(30, 90, 200))}
+    return {"person_images": make_image_bytes(),
+            "garment_images": make_image_bytes(color=(30, 90, 200))}
 
 
 def auth(key):
@@ -110,7 +111,8 @@ def submit(client, key, person=None, garment=None, headers=None):
     import io
     data = {
         "person_images": (io.BytesIO(person or make_image_bytes()), "person.jpg"),
-        "garment_images": (io.BytesIO(garment or make_image_bytes(color=(30, 90, 200))), "garment.jpg"),
+        "garment_images": (io.BytesIO(garment or make_image_bytes(color=(30, 90, 200))),
+                           "garment.jpg"),
     }
     return client.post("/api/v1/tryon", data=data, headers={**auth(key), **(headers or {})},
                        content_type="multipart/form-data")

@@ -48,7 +48,7 @@ def run_kill_loop(server, *, jobs, kills, seed):
         # Kill after 1 to 3 more jobs entered the provider: at least one is mid-generation
         # (each takes 0.15 s), and the queue holds more.
         wanted = calls_before + moments.randint(1, 3)
-        wait_for(lambda: len(server.provider_calls()) >= wanted, timeout=30)
+        wait_for(lambda wanted=wanted: len(server.provider_calls()) >= wanted, timeout=30)
         server.kill()
         assert "running" in states(server).values()
         server.start()

@@ -57,7 +57,7 @@ def test_none_is_not_kept_and_the_memo_is_bounded(reader, monkeypatch):
     assert len(missing) == 2
     monkeypatch.setattr(db.RowMemo, "MAX_ROWS", 2)
     for name in "abc":
-        memo.get(name, lambda: name)
+        memo.get(name, lambda name=name: name)
     assert len(memo._rows) <= 2
 
 
