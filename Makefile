@@ -20,6 +20,7 @@ run: install models
 	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) wsgi:app
 
 test: install-test models
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 install: $(VENV)/.installed-run
