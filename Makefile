@@ -22,6 +22,7 @@ run: install models
 	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) wsgi:app
 
 test: install-test models
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 test-fast: install-test models

@@ -70,7 +70,8 @@ def main():
             started = time.monotonic()
             statuses = submit_together(server, key, body, content_type)
             print(f"round {round_number}: {statuses.count(202)}/{CONCURRENT} accepted in "
-                  f"{time.monotonic() - started:.1f} s, peak so far {server.rss_mb('VmHWM'):.0f} MB")
+                  f"{time.monotonic() - started:.1f} s, "
+                  f"peak so far {server.rss_mb('VmHWM'):.0f} MB")
         peak = server.rss_mb("VmHWM")
     print(f"upload {len(png) / 1000:.0f} KB, {SIDE}x{SIDE} greyscale PNG; budget "
           f"{args.budget or 'default'}")

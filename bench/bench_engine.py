@@ -1,6 +1,7 @@
 """Benchmark the local try-on engine on a 768x1024 portrait.
 
-    .venv/bin/python bench/bench_engine.py [--runs 15] [--prototype ../shared/reference/engine-prototype]
+    .venv/bin/python bench/bench_engine.py [--runs 15] \
+        [--prototype ../shared/reference/engine-prototype]
 
 Prints the warm median per stage for each OpenCV thread setting, the latency and
 throughput with two worker threads sharing one engine (as the service runs it),
@@ -35,7 +36,9 @@ STAGES = ("person", "garment", "warp", "composite", "total")
 def load_test_images():
     from skimage import data
 
-    spec = importlib.util.spec_from_file_location("garment_photos", REPO / "tests/engine/garment_photos.py")
+    spec = importlib.util.spec_from_file_location(
+        "garment_photos", REPO / "tests/engine/garment_photos.py"
+    )
     photos = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(photos)
     astronaut = photos.to_bgr(data.astronaut())
@@ -49,7 +52,10 @@ def median_stages(engine, person, garment, runs):
 
 
 def two_workers(engine, person, garment, runs):
-    """Two threads, one engine, runs requests each; returns (median latency ms, requests per second)."""
+    """Two threads, one engine, runs requests each.
+
+    Returns (median latency ms, requests per second).
+    """
     latencies, lock = [], threading.Lock()
 
     def worker():
@@ -89,7 +95,9 @@ def print_row(label, stages):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--prototype", type=Path, default=None, help="folder of the reference prototype")
+    parser.add_argument(
+        "--prototype", type=Path, default=None, help="folder of the reference prototype"
+    )
     args = parser.parse_args()
 
     person, garment = load_test_images()
@@ -100,8 +108,11 @@ def main():
     started = time.perf_counter()
     engine.try_on(person, garment)
     first_ms = (time.perf_counter() - started) * 1000
-    print(f"person {person.shape[1]}x{person.shape[0]}, garment {garment.shape[1]}x{garment.shape[0]}, "
-          f"{os.cpu_count()} CPUs, OpenCV {cv2.__version__}, default cv2 threads {cv2.getNumThreads()}")
+    print(
+        f"person {person.shape[1]}x{person.shape[0]}, "
+        f"garment {garment.shape[1]}x{garment.shape[0]}, {os.cpu_count()} CPUs, "
+        f"OpenCV {cv2.__version__}, default cv2 threads {cv2.getNumThreads()}"
+    )
     print(f"model load {load_ms:.0f} ms, first request {first_ms:.0f} ms")
     print(f"\nwarm median of {args.runs} sequential requests, ms")
     print("  " + " " * 22 + "".join(f"{s:>11}" for s in STAGES))
@@ -116,18 +127,28 @@ def main():
     for threads in (1, 2):
         cv2.setNumThreads(threads)
         latency, throughput = two_workers(engine, person, garment, max(3, args.runs // 2))
-        print(f"  cv2.setNumThreads({threads}): median latency {latency:.0f} ms, {throughput:.2f} requests/s")
+        print(
+            f"  cv2.setNumThreads({threads}): median latency {latency:.0f} ms, "
+            f"{throughput:.2f} requests/s"
+        )
 
     baseline, best = results[1]["total"], results[2]["total"]
-    print(f"\nbaseline (same engine, OpenCV on 1 thread): {baseline:.0f} ms; "
-          f"with 2 OpenCV threads: {best:.0f} ms; ratio {baseline / best:.2f}x")
+    print(
+        f"\nbaseline (same engine, OpenCV on 1 thread): {baseline:.0f} ms; "
+        f"with 2 OpenCV threads: {best:.0f} ms; ratio {baseline / best:.2f}x"
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS of this process (engine with 3 threads' networks, scikit-image, test images): {peak:.0f} MB")
+    print(
+        "peak RSS of this process (engine with 3 threads' networks, scikit-image, test images): "
+        f"{peak:.0f} MB"
+    )
     if args.prototype:
         cv2.setNumThreads(2)
         proto = time_prototype(args.prototype, person, garment, max(3, args.runs // 3))
-        print(f"reference prototype on the same inputs: {proto:.0f} ms median; "
-              f"this engine is {proto / best:.1f}x faster")
+        print(
+            f"reference prototype on the same inputs: {proto:.0f} ms median; "
+            f"this engine is {proto / best:.1f}x faster"
+        )
 
 
 if __name__ == "__main__":

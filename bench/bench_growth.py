@@ -52,7 +52,7 @@ def report(rounds, small_size, large_size):
     print(f"{'round':<7}{'jobs in database':>17}{'status req/s':>14}{'status p50 ms':>15}"
           f"{'p99 ms':>8}{'submits/s':>11}")
     for number, pair in enumerate(rounds, 1):
-        for size, (status, submit) in zip((small_size, large_size), pair):
+        for size, (status, submit) in zip((small_size, large_size), pair, strict=True):
             print(f"{number:<7}{size:>17,}{status['rps']:>14.0f}{status['p50']:>15.2f}"
                   f"{status['p99']:>8.2f}{submit['rps']:>11.1f}")
 

@@ -63,10 +63,11 @@ def main():
         f"{minute}: {max(rss for at, rss in samples if int(at // 60) == minute):.0f}"
         for minute in sorted({int(at // 60) for at, _ in samples})))
     print(f"idle RSS (baseline): {idle:.0f} MB; first {warm_up:g} s of load left out as warm-up")
-    print(f"under load for {args.minutes:g} min ({done} jobs completed): min {min(under_load):.0f},"
-          f" max {max(under_load):.0f} MB; first quarter {early:.0f} MB, last quarter {late:.0f} MB")
-    print(f"ratios: max / idle {max(under_load) / idle:.2f}, last / first quarter {late / early:.3f}"
-          " (flat: <= 1.05)")
+    print(f"under load for {args.minutes:g} min ({done} jobs completed): "
+          f"min {min(under_load):.0f}, max {max(under_load):.0f} MB; "
+          f"first quarter {early:.0f} MB, last quarter {late:.0f} MB")
+    print(f"ratios: max / idle {max(under_load) / idle:.2f}, "
+          f"last / first quarter {late / early:.3f} (flat: <= 1.05)")
 
 
 if __name__ == "__main__":

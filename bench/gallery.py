@@ -35,7 +35,9 @@ def load_test_module(name: str):
 
 def panel(image: np.ndarray) -> np.ndarray:
     height, width = image.shape[:2]
-    return cv2.resize(image, (round(width * PANEL_HEIGHT / height), PANEL_HEIGHT), interpolation=cv2.INTER_AREA)
+    return cv2.resize(
+        image, (round(width * PANEL_HEIGHT / height), PANEL_HEIGHT), interpolation=cv2.INTER_AREA
+    )
 
 
 def combinations(garments, people) -> dict:
@@ -45,15 +47,34 @@ def combinations(garments, people) -> dict:
     portrait = cv2.resize(astronaut, (1024, 1024), interpolation=cv2.INTER_CUBIC)[:, 128:896].copy()
     return {
         "standing-man-blue-logo-tee": (people.frontal_man(), garments.tshirt(colour=(150, 75, 30))),
-        "lilac-tee-to-knit-vest": (people.frontal_man_in(), garments.tshirt(
-            colour=(215, 232, 244), shape="vest", print_kind="motif", background=(250, 250, 250))),
-        "seated-man-striped-long-sleeves": (people.seated_man(), garments.tshirt(
-            colour=(60, 60, 200), print_kind="stripes", long_sleeves=True)),
-        "seated-man-tight-crop-angled-tee": (people.seated_man(), garments.tight_crop(garments.tshirt(
-            colour=(40, 40, 170), shape="angled", print_kind=None))),
-        "standing-man-open-cardigan": (people.frontal_man(), garments.tight_crop(garments.tshirt(
-            colour=(60, 90, 120), long_sleeves=True, open_front=True, print_kind="rib"))),
-        "astronaut-white-tee-on-white": (portrait, garments.tshirt(colour=(240, 240, 240), print_kind=None)),
+        "lilac-tee-to-knit-vest": (
+            people.frontal_man_in(),
+            garments.tshirt(
+                colour=(215, 232, 244), shape="vest", print_kind="motif", background=(250, 250, 250)
+            ),
+        ),
+        "seated-man-striped-long-sleeves": (
+            people.seated_man(),
+            garments.tshirt(colour=(60, 60, 200), print_kind="stripes", long_sleeves=True),
+        ),
+        "seated-man-tight-crop-angled-tee": (
+            people.seated_man(),
+            garments.tight_crop(
+                garments.tshirt(colour=(40, 40, 170), shape="angled", print_kind=None)
+            ),
+        ),
+        "standing-man-open-cardigan": (
+            people.frontal_man(),
+            garments.tight_crop(
+                garments.tshirt(
+                    colour=(60, 90, 120), long_sleeves=True, open_front=True, print_kind="rib"
+                )
+            ),
+        ),
+        "astronaut-white-tee-on-white": (
+            portrait,
+            garments.tshirt(colour=(240, 240, 240), print_kind=None),
+        ),
     }
 
 
@@ -66,7 +87,10 @@ def main():
         strip = np.hstack([panel(person), panel(garment), panel(result.image)])
         path = OUT / f"{name}.jpg"
         cv2.imwrite(str(path), strip, [cv2.IMWRITE_JPEG_QUALITY, 82])
-        print(f"{path.relative_to(REPO)}  {path.stat().st_size // 1024} KB  {result.timings_ms['total']:.0f} ms")
+        print(
+            f"{path.relative_to(REPO)}  {path.stat().st_size // 1024} KB  "
+            f"{result.timings_ms['total']:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

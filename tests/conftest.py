@@ -120,7 +120,8 @@ def photos(tmp_path):
 
 @pytest.fixture
 def images():
-    return {"person_images": make_image_bytes(), "garment_images": make_image_bytes(color=(30, 90, 200))}
+    return {"person_images": make_image_bytes(),
+            "garment_images": make_image_bytes(color=(30, 90, 200))}
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,8 @@ def submit(client, key, person=None, garment=None, headers=None):
     """POST a job with two valid images (or the ones given); return the response."""
     data = {
         "person_images": (io.BytesIO(person or make_image_bytes()), "person.jpg"),
-        "garment_images": (io.BytesIO(garment or make_image_bytes(color=(30, 90, 200))), "garment.jpg"),
+        "garment_images": (io.BytesIO(garment or make_image_bytes(color=(30, 90, 200))),
+                           "garment.jpg"),
     }
     return client.post("/api/v1/tryon", data=data, headers={**auth(key), **(headers or {})},
                        content_type="multipart/form-data")

@@ -20,8 +20,10 @@ def post(client, key, data, **kwargs):
 
 def files(person=None, garment=None):
     return {
-        "person_images": (io.BytesIO(person if person is not None else make_image_bytes()), "p.jpg"),
-        "garment_images": (io.BytesIO(garment if garment is not None else make_image_bytes()), "g.jpg"),
+        "person_images": (io.BytesIO(person if person is not None else make_image_bytes()),
+                          "p.jpg"),
+        "garment_images": (io.BytesIO(garment if garment is not None else make_image_bytes()),
+                           "g.jpg"),
     }
 
 

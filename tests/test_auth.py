@@ -141,7 +141,8 @@ def test_changing_the_password_logs_out_other_sessions(app, make_user, conn):
     login(mine, email)
     login(other, email)
     response = post_form(mine, "/account/password", {
-        "current_password": PASSWORD, "new_password": "battery staple", "confirm": "battery staple"})
+        "current_password": PASSWORD, "new_password": "battery staple",
+        "confirm": "battery staple"})
     assert response.status_code == 302
     assert mine.get("/").status_code == 200
     assert other.get("/").status_code == 302

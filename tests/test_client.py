@@ -14,7 +14,8 @@ from tests.live import PROJECT_ROOT, LiveServer
 from tryon.client import JobFailed, TryOnClient, TryOnError, main
 from tryon.store import accounts
 
-pytestmark = pytest.mark.slow   # a live server, the client polling it: `make test-fast` leaves it out
+# A live server, the client polling it: `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

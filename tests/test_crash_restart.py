@@ -10,7 +10,8 @@ from tests.helpers import wait_for
 from tests.live import LiveServer
 from tryon.store import accounts
 
-pytestmark = pytest.mark.slow   # a live service killed and restarted: `make test-fast` leaves it out
+# A live service killed and restarted: `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
 
 JOBS = 50
 CREDITS = 100
@@ -50,7 +51,7 @@ def run_kill_loop(server, *, jobs, kills, seed):
         # Kill after 1 to 3 more jobs entered the provider: at least one is mid-generation
         # (each takes 0.15 s), and the queue holds more.
         wanted = calls_before + moments.randint(1, 3)
-        wait_for(lambda: len(server.provider_calls()) >= wanted, timeout=30)
+        wait_for(lambda wanted=wanted: len(server.provider_calls()) >= wanted, timeout=30)
         server.kill()
         assert "running" in states(server).values()
         server.start()

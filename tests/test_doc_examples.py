@@ -50,8 +50,8 @@ def test_curl_example_works(server, photos):
                    .replace("/path/to/person.jpg", str(person))
                    .replace("/path/to/garment.jpg", str(garment))
                    .replace("b16367b3-61a4-40aa-a713-f91889c3dae9", job_id))
-        output = subprocess.run(["bash", "-c", command.rstrip() + " -sS"], capture_output=True, text=True,
-                                timeout=30, check=True).stdout
+        output = subprocess.run(["bash", "-c", command.rstrip() + " -sS"], capture_output=True,
+                                text=True, timeout=30, check=True).stdout
         return json.loads(output)
 
     submitted = run(submit_cmd)
@@ -71,7 +71,8 @@ def test_javascript_example_works_unchanged_with_url_inputs(server):
         source = doc_examples.for_server("js", server.url)
         call = (f"\ngenerateTryOn({json.dumps(key)}, {json.dumps(images.url + '/person.jpg')}, "
                 f"{json.dumps(images.url + '/garment.jpg')})"
-                ".then(url => console.log(url), err => { console.error(err); process.exit(1); });\n")
+                ".then(url => console.log(url), "
+                "err => { console.error(err); process.exit(1); });\n")
         result = subprocess.run(["node", "-e", source + call], capture_output=True, text=True,
                                 timeout=60)
     finally:

@@ -4,7 +4,7 @@ import hmac
 import io
 import json
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -158,7 +158,7 @@ def test_old_jobs_lose_their_images_and_say_so(make_app, make_user):
     worker = services.of(app).worker
     worker.stop()
     conn = db.connect(app.config["DATABASE"])
-    long_ago = (datetime.now(timezone.utc) - timedelta(days=31)).isoformat().replace("+00:00", "Z")
+    long_ago = (datetime.now(UTC) - timedelta(days=31)).isoformat().replace("+00:00", "Z")
     conn.execute("UPDATE jobs SET finished_at = ? WHERE id = ?", (long_ago, old))
     worker.start()   # a started worker sweeps at once, then every RETENTION_SWEEP_SECONDS
 

@@ -82,14 +82,14 @@ def test_a_body_the_app_never_reads_is_not_read_from_the_server():
 
 
 def test_small_and_unsized_bodies_are_handed_over_untouched():
+    seen = {}
+
+    def app(environ, start_response):
+        seen["input"] = environ["wsgi.input"]
+        return [b""]
+
     for length in ("", "12", "abc", str(SMALL_BODY)):
         stream = RecordingStream(b"")
-        seen = {}
-
-        def app(environ, start_response):
-            seen["input"] = environ["wsgi.input"]
-            return [b""]
-
         BlockReadInput(app)({"CONTENT_LENGTH": length, "wsgi.input": stream}, None)
         assert seen["input"] is stream, length
 

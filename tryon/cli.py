@@ -40,7 +40,8 @@ def _accounts_db():
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from the first line of standard input instead of "
-                   "asking for it twice on the terminal (for scripts: printf '%s\\n' \"$PW\" | ...).")
+                   "asking for it twice on the terminal "
+                   "(for scripts: printf '%s\\n' \"$PW\" | ...).")
 @click.option("--credits", type=click.IntRange(min=0), default=0, show_default=True,
               help="Credits to grant the new user.")
 @click.option("--admin", is_flag=True, help="Make the user an administrator.")
@@ -63,7 +64,8 @@ def create_user(email, password_stdin, credits, admin):
 
 @keys_cli.command("create")
 @click.argument("email")
-@click.option("--name", default="default", show_default=True, help="A name to recognise the key by.")
+@click.option("--name", default="default", show_default=True,
+              help="A name to recognise the key by.")
 def create_key(email, name):
     """Create an API key for EMAIL and print it (it is not shown again)."""
     with _accounts_db() as conn:

@@ -39,7 +39,8 @@ SETTINGS = (
             "Signs sessions and result URLs. Unset: a random key is generated once and kept in "
             "the instance folder (secret_key file)."),
     Setting("INSTANCE_PATH", None, str,
-            "Folder for the database, the object store and the generated secret. Default: ./instance."),
+            "Folder for the database, the object store and the generated secret. "
+            "Default: ./instance."),
     Setting("DATABASE", None, str, "SQLite database file. Default: <instance>/tryon.sqlite3."),
     Setting("PUBLIC_BASE_URL", None, str,
             "Absolute base of the URLs we hand out (imageUrl), e.g. https://tryon.example.com. "

@@ -138,16 +138,7 @@ def _init_services(app):
 
 def _register_web(app):
     from tryon import backup, cli
-    from tryon.web import (
-        api,
-        database,
-        errors,
-        files,
-        health,
-        metrics,
-        ratelimit,
-        security,
-    )
+    from tryon.web import api, database, errors, files, health, metrics, ratelimit, security
 
     database.init_app(app)
     cli.init_app(app)

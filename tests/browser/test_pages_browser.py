@@ -11,13 +11,7 @@ import pytest
 from PIL import Image
 
 # The same Chromium, its launch, its skip when missing and its slow marker.
-from tests.browser.test_dashboard_browser import (  # noqa: F401
-    PASSWORD,
-    WAIT_MS,
-    browser,
-    pytestmark,
-    screenshot,
-)
+from tests.browser.test_dashboard_browser import PASSWORD, WAIT_MS, browser, pytestmark, screenshot  # noqa: F401
 from tests.fakes import make_image_bytes
 from tests.live import LiveServer
 from tryon.store import accounts
@@ -48,10 +42,10 @@ def log_in(page, server, email):
     page.get_by_role("heading", name="Overview").wait_for()
 
 
-def new_page(browser, viewport):
+def new_page(chromium, viewport):
     """A page in a fresh context that fails the test on a script error or CSP violation
     (not on the console's "Failed to load resource" for the 4xx answers these tests want)."""
-    context = browser.new_context(viewport=viewport)
+    context = chromium.new_context(viewport=viewport)
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
     problems = []

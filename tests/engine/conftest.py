@@ -1,5 +1,5 @@
-"""Fixtures of the engine tests: one engine per session, real photos (scikit-image's astronaut and the
-two in photos/), synthetic garments.
+"""Fixtures of the engine tests: one engine per session, real photos (scikit-image's
+astronaut and the two in photos/), synthetic garments.
 
 The model files must be installed (`python -m tryon.engine.fetch_models`); when they
 are not, every test that needs the engine fails and says so instead of skipping.
@@ -25,8 +25,12 @@ def engine() -> TryOnEngine:
     engine = TryOnEngine()
     problems = engine.check()
     if problems:
-        pytest.fail("the engine's model files are not installed: " + "; ".join(problems)
-                    + " (run `python -m tryon.engine.fetch_models`)", pytrace=False)
+        pytest.fail(
+            "the engine's model files are not installed: "
+            + "; ".join(problems)
+            + " (run `python -m tryon.engine.fetch_models`)",
+            pytrace=False,
+        )
     engine.load()
     return engine
 

@@ -49,8 +49,8 @@ def frontal_man_tee() -> np.ndarray:
 def _black_tee(photo: np.ndarray) -> np.ndarray:
     """The T-shirt's pixels: the dark blob inside the tee's rows, and its print."""
     dark = cv2.cvtColor(photo, cv2.COLOR_BGR2HSV)[..., 2] < 75
-    dark[:TEE_ROWS[0]] = False
-    dark[TEE_ROWS[1]:] = False
+    dark[: TEE_ROWS[0]] = False
+    dark[TEE_ROWS[1] :] = False
     dark[PRINT_BOX] = True
     count, labels, stats, _ = cv2.connectedComponentsWithStats(dark.astype(np.uint8))
     biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))

@@ -14,8 +14,10 @@ FAKE_CONTENTS = {name: f"fake {name}".encode() for name in ("a.tflite", "b.tflit
 @pytest.fixture
 def fake_models(monkeypatch):
     """Pretend the engine needs three tiny files, so no real model or network is involved."""
-    files = tuple(ModelFile(name, f"mediapipe/modules/x/{name}", sha256_of(data))
-                  for name, data in FAKE_CONTENTS.items())
+    files = tuple(
+        ModelFile(name, f"mediapipe/modules/x/{name}", sha256_of(data))
+        for name, data in FAKE_CONTENTS.items()
+    )
     monkeypatch.setattr(models, "MODEL_FILES", files)
     monkeypatch.setattr(fetch, "MODEL_FILES", files)
 
@@ -74,5 +76,8 @@ def test_command_line_reports_errors_and_exit_status(tmp_path, fake_models, caps
 
 def test_pinned_hashes_match_the_documented_model_files():
     assert [m.name for m in models.MODEL_FILES] == [
-        "pose_landmark_full.tflite", "selfie_segmentation.tflite", "face_detection_short_range.tflite"]
+        "pose_landmark_full.tflite",
+        "selfie_segmentation.tflite",
+        "face_detection_short_range.tflite",
+    ]
     assert all(len(m.sha256) == 64 for m in models.MODEL_FILES)

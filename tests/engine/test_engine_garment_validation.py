@@ -35,15 +35,25 @@ GREY, CREAM = (150, 150, 150), (215, 232, 244)
 
 CATALOGUE = {
     # Before: all three refused with "the garment is cut off by the edge of the garment image".
-    "tight crop, tee touching all four edges": lambda g: g.tight_crop(g.tshirt(colour=(30, 30, 30), print_kind=None)),
-    "tight crop, sleeves at an angle": lambda g: g.tight_crop(g.tshirt(colour=(40, 40, 170), shape="angled")),
-    "tight crop, open ribbed cardigan": lambda g: g.tight_crop(g.tshirt(colour=GREY, long_sleeves=True,
-                                                                       open_front=True, print_kind="rib")),
-    "open cardigan": lambda g: g.tshirt(colour=GREY, long_sleeves=True, open_front=True, print_kind="rib"),
-    "cream knit vest with printed motifs on white": lambda g: g.tshirt(colour=CREAM, shape="vest", print_kind="motif",
-                                                                       background=(250, 250, 250)),
+    "tight crop, tee touching all four edges": lambda g: g.tight_crop(
+        g.tshirt(colour=(30, 30, 30), print_kind=None)
+    ),
+    "tight crop, sleeves at an angle": lambda g: g.tight_crop(
+        g.tshirt(colour=(40, 40, 170), shape="angled")
+    ),
+    "tight crop, open ribbed cardigan": lambda g: g.tight_crop(
+        g.tshirt(colour=GREY, long_sleeves=True, open_front=True, print_kind="rib")
+    ),
+    "open cardigan": lambda g: g.tshirt(
+        colour=GREY, long_sleeves=True, open_front=True, print_kind="rib"
+    ),
+    "cream knit vest with printed motifs on white": lambda g: g.tshirt(
+        colour=CREAM, shape="vest", print_kind="motif", background=(250, 250, 250)
+    ),
     "white ribbed tee on white": lambda g: g.tshirt(colour=(240, 240, 240), print_kind="rib"),
-    "small margin, touching the bottom": lambda g: g.tight_crop(g.tshirt(colour=(40, 160, 40)), margin=12)[:-12],
+    "small margin, touching the bottom": lambda g: g.tight_crop(
+        g.tshirt(colour=(40, 160, 40)), margin=12
+    )[:-12],
 }
 
 
@@ -58,6 +68,7 @@ def test_catalogue_photos_are_accepted(engine, portrait, garment_photos, name):
 
 def test_print_motifs_inside_the_outline_are_one_garment():
     from tryon.engine.garment import _garment_blobs
+
     mask = np.zeros((512, 384), np.uint8)
     cv2.rectangle(mask, (60, 60), (324, 460), 255, 12)  # a faint body: only its outline survived
     for y in (150, 250, 350):
@@ -78,14 +89,22 @@ def test_product_photos_are_accepted(engine, portrait, garment_photos, name):
 
 
 def test_small_jpeg_garment_photo_is_accepted(engine, portrait, garment_photos):
-    garment = cv2.resize(garment_photos.tshirt(colour=(40, 40, 170)), (384, 512), interpolation=cv2.INTER_AREA)
-    garment = cv2.imdecode(cv2.imencode(".jpg", garment, [cv2.IMWRITE_JPEG_QUALITY, 60])[1], cv2.IMREAD_COLOR)
+    garment = cv2.resize(
+        garment_photos.tshirt(colour=(40, 40, 170)), (384, 512), interpolation=cv2.INTER_AREA
+    )
+    garment = cv2.imdecode(
+        cv2.imencode(".jpg", garment, [cv2.IMWRITE_JPEG_QUALITY, 60])[1], cv2.IMREAD_COLOR
+    )
     assert engine.try_on(portrait, garment).image.shape == portrait.shape
 
 
 REJECTED = {
-    "busy background (coffee)": lambda g, p: g.on_busy_background(g.tshirt(), g.to_bgr(data.coffee())),
-    "busy background (rocket)": lambda g, p: g.on_busy_background(g.tshirt(), g.to_bgr(data.rocket())),
+    "busy background (coffee)": lambda g, p: g.on_busy_background(
+        g.tshirt(), g.to_bgr(data.coffee())
+    ),
+    "busy background (rocket)": lambda g, p: g.on_busy_background(
+        g.tshirt(), g.to_bgr(data.rocket())
+    ),
     "cut off by the frame": lambda g, p: g.cut_off(g.tshirt()),
     "collar cut off by the top edge": lambda g, p: g.tshirt()[250:].copy(),
     "sleeve cut off by a side edge": lambda g, p: g.tshirt()[:, 150:].copy(),

@@ -27,11 +27,15 @@ def _lightness(image: np.ndarray) -> np.ndarray:
 def _strong_edges(image: np.ndarray) -> float:
     """99th percentile of the lightness gradient, after a blur that hides the knit texture."""
     lightness = cv2.GaussianBlur(_lightness(image), (0, 0), 2.5)
-    gradient = np.hypot(cv2.Sobel(lightness, cv2.CV_32F, 1, 0), cv2.Sobel(lightness, cv2.CV_32F, 0, 1))
+    gradient = np.hypot(
+        cv2.Sobel(lightness, cv2.CV_32F, 1, 0), cv2.Sobel(lightness, cv2.CV_32F, 0, 1)
+    )
     return float(np.percentile(gradient, 99))
 
 
-def test_prints_of_the_old_clothing_do_not_ghost_through_a_white_garment(engine, portrait, garment_photos):
+def test_prints_of_the_old_clothing_do_not_ghost_through_a_white_garment(
+    engine, portrait, garment_photos
+):
     white = garment_photos.tshirt(colour=(240, 240, 240), print_kind=None)
     result = engine.try_on(portrait, white).image
     # First engine: 27.5 (patch outline and straps printed through); since then about 12.
@@ -78,7 +82,9 @@ def test_a_40_megapixel_photo_is_dressed_in_bounded_memory(engine, portrait, blu
         tracemalloc.stop()
     assert result.image.shape == big.shape
     # The result itself is one photo's worth; the work on top of it stays small.
-    assert peak < 1.6 * big.nbytes, f"peak {peak / 2**20:.0f} MB for a {big.nbytes / 2**20:.0f} MB photo"
+    assert peak < 1.6 * big.nbytes, (
+        f"peak {peak / 2**20:.0f} MB for a {big.nbytes / 2**20:.0f} MB photo"
+    )
     small = cv2.resize(result.image, (768, 1024), interpolation=cv2.INTER_AREA)
     assert structural_similarity(portrait[FACE], small[FACE], channel_axis=2) >= 0.98
     chest = small[600:700, 250:330].reshape(-1, 3).mean(axis=0)

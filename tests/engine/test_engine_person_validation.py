@@ -11,17 +11,22 @@ pytestmark = pytest.mark.slow   # the real engine on photos: `make test-fast` le
 
 
 def jpeg(image, quality):
-    return cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+    return cv2.imdecode(
+        cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR
+    )
 
 
 ACCEPTED = {
     "portrait 768x1024": lambda astronaut, portrait: portrait,
     "original 512x512": lambda astronaut, portrait: astronaut,
     "mirrored": lambda astronaut, portrait: cv2.flip(portrait, 1),
-    "small 300x400": lambda astronaut, portrait: cv2.resize(portrait, (300, 400), interpolation=cv2.INTER_AREA),
+    "small 300x400": lambda astronaut, portrait: cv2.resize(
+        portrait, (300, 400), interpolation=cv2.INTER_AREA
+    ),
     "large 1536x2048": lambda astronaut, portrait: cv2.resize(portrait, (1536, 2048)),
-    "landscape 1024x512": lambda astronaut, portrait: cv2.copyMakeBorder(astronaut, 0, 0, 256, 256,
-                                                                        cv2.BORDER_REPLICATE),
+    "landscape 1024x512": lambda astronaut, portrait: cv2.copyMakeBorder(
+        astronaut, 0, 0, 256, 256, cv2.BORDER_REPLICATE
+    ),
     "stretched 1024x600": lambda astronaut, portrait: cv2.resize(astronaut, (1024, 600)),
     "jpeg quality 40": lambda astronaut, portrait: jpeg(portrait, 40),
 }
@@ -53,8 +58,9 @@ REJECTED = {
     "garment photo as person": lambda p, g: g.tshirt(),
     "face-only crop": lambda p, g: p[100:420, 180:480].copy(),
     "shoulders out of frame": lambda p, g: p[:, 250:560].copy(),
-    "person too small": lambda p, g: cv2.copyMakeBorder(cv2.resize(p, (96, 128)), 448, 448, 336, 336,
-                                                        cv2.BORDER_REPLICATE),
+    "person too small": lambda p, g: cv2.copyMakeBorder(
+        cv2.resize(p, (96, 128)), 448, 448, 336, 336, cv2.BORDER_REPLICATE
+    ),
     "grey single channel": lambda p, g: cv2.cvtColor(p, cv2.COLOR_BGR2GRAY),
     "tiny image": lambda p, g: cv2.resize(p, (60, 80)),
 }

@@ -38,8 +38,11 @@ def models(engine):
 
 @pytest.fixture(scope="module")
 def people(person_photos):
-    return {"frontal_man": person_photos.frontal_man(), "lilac_man": person_photos.frontal_man_in(),
-            "seated_man": person_photos.seated_man()}
+    return {
+        "frontal_man": person_photos.frontal_man(),
+        "lilac_man": person_photos.frontal_man_in(),
+        "seated_man": person_photos.seated_man(),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +57,8 @@ def _lab(image: np.ndarray) -> np.ndarray:
 def _looks_like(image: np.ndarray, colour, tolerance: float = 18.0) -> np.ndarray:
     lab, target = _lab(image), _lab(np.uint8([[colour]]))[0, 0]
     return (np.hypot(lab[..., 1] - target[1], lab[..., 2] - target[2]) < tolerance) & (
-        np.abs(lab[..., 0] - target[0]) < 60)
+        np.abs(lab[..., 0] - target[0]) < 60
+    )
 
 
 def _garment_pixels(result, person, colour) -> np.ndarray:
@@ -63,32 +67,41 @@ def _garment_pixels(result, person, colour) -> np.ndarray:
 
 
 def _along(analysis, start: int, end: int, t0: float, t1: float, half_width: float) -> np.ndarray:
-    """Pixel positions (x, y) of a band along the segment between two landmarks, from t0 to t1 of it."""
+    """Pixel positions (x, y) of a band along the segment between two landmarks, from t0
+    to t1 of it."""
     a, b = analysis.points[start], analysis.points[end]
     direction = (b - a) / np.linalg.norm(b - a)
     normal = np.array([-direction[1], direction[0]])
-    points = [a + (b - a) * t + normal * offset for t in np.linspace(t0, t1, 25)
-              for offset in np.linspace(-half_width, half_width, 7)]
+    points = [
+        a + (b - a) * t + normal * offset
+        for t in np.linspace(t0, t1, 25)
+        for offset in np.linspace(-half_width, half_width, 7)
+    ]
     return np.round(points).astype(int)
 
 
 def _share(mask: np.ndarray, points: np.ndarray) -> float:
     height, width = mask.shape
-    inside = (points[:, 0] >= 0) & (points[:, 0] < width) & (points[:, 1] >= 0) & (points[:, 1] < height)
+    inside = (
+        (points[:, 0] >= 0) & (points[:, 0] < width) & (points[:, 1] >= 0) & (points[:, 1] < height)
+    )
     points = points[inside]
     return float(mask[points[:, 1], points[:, 0]].mean())
 
 
 SHORT_SLEEVES = {
     "t-shirt": lambda g: g.tshirt(colour=RED, print_kind=None),
-    "tight crop, sleeves at an angle": lambda g: g.tight_crop(g.tshirt(colour=RED, shape="angled", print_kind=None)),
+    "tight crop, sleeves at an angle": lambda g: g.tight_crop(
+        g.tshirt(colour=RED, shape="angled", print_kind=None)
+    ),
 }
 
 
 @pytest.mark.parametrize("garment", SHORT_SLEEVES)
 @pytest.mark.parametrize("who", PEOPLE)
-def test_short_sleeves_cover_the_upper_arm_and_end_above_the_elbow(engine, people, analyses, garment_photos,
-                                                                  who, garment):
+def test_short_sleeves_cover_the_upper_arm_and_end_above_the_elbow(
+    engine, people, analyses, garment_photos, who, garment
+):
     person, analysis = people[who], analyses[who]
     result = engine.try_on(person, SHORT_SLEEVES[garment](garment_photos)).image
     covered = _garment_pixels(result, person, RED)
@@ -105,21 +118,30 @@ def test_short_sleeves_cover_the_upper_arm_and_end_above_the_elbow(engine, peopl
 @pytest.mark.parametrize("who", PEOPLE)
 def test_long_sleeves_follow_the_forearm(engine, people, analyses, garment_photos, who):
     person, analysis = people[who], analyses[who]
-    result = engine.try_on(person, garment_photos.tshirt(colour=BLUE, long_sleeves=True, print_kind=None)).image
+    result = engine.try_on(
+        person, garment_photos.tshirt(colour=BLUE, long_sleeves=True, print_kind=None)
+    ).image
     covered = _garment_pixels(result, person, BLUE)
     for _, elbow, wrist in ARMS:
-        forearm = _share(covered, _along(analysis, elbow, wrist, 0.1, 0.8, 0.05 * analysis.shoulder_width))
-        # Before: 0.0 (the forearm was kept in front of its own sleeve, and the sleeve ended near the elbow).
+        forearm = _share(
+            covered, _along(analysis, elbow, wrist, 0.1, 0.8, 0.05 * analysis.shoulder_width)
+        )
+        # Before: 0.0 (the forearm was kept in front of its own sleeve, and the sleeve ended
+        # near the elbow).
         assert forearm > 0.8, f"the long sleeve covers {forearm:.0%} of the forearm"
 
 
 @pytest.mark.parametrize("who", ("frontal_man", "lilac_man", "seated_man"))
 def test_a_vest_shows_the_arms(engine, people, analyses, garment_photos, who):
     person, analysis = people[who], analyses[who]
-    result = engine.try_on(person, garment_photos.tshirt(colour=BLUE, shape="vest", print_kind="rib")).image
+    result = engine.try_on(
+        person, garment_photos.tshirt(colour=BLUE, shape="vest", print_kind="rib")
+    ).image
     covered = _garment_pixels(result, person, BLUE)
     for shoulder, elbow, _ in ARMS:
-        upper = _share(covered, _along(analysis, shoulder, elbow, 0.3, 0.55, 0.1 * analysis.shoulder_width))
+        upper = _share(
+            covered, _along(analysis, shoulder, elbow, 0.3, 0.55, 0.1 * analysis.shoulder_width)
+        )
         # Before: 0.24-0.65 (the vest's sides were warped over the arms and spread along them).
         assert upper < 0.05, f"the sleeveless vest covers {upper:.0%} of the upper arm"
 
@@ -129,16 +151,23 @@ def test_sleeves_stay_on_the_arms(engine, people, analyses, garment_photos, who)
     # No blotches of sleeve colour beside the arms: every new garment pixel lies on the person
     # (or just off their outline, where a garment stands off the body).
     person, analysis = people[who], analyses[who]
-    garment = garment_photos.tight_crop(garment_photos.tshirt(colour=RED, shape="angled", print_kind=None))
+    garment = garment_photos.tight_crop(
+        garment_photos.tshirt(colour=RED, shape="angled", print_kind=None)
+    )
     covered = _garment_pixels(engine.try_on(person, garment).image, person, RED)
-    mask = cv2.resize((analysis.mask_small > 0.5).astype(np.uint8), person.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    mask = cv2.resize(
+        (analysis.mask_small > 0.5).astype(np.uint8),
+        person.shape[1::-1],
+        interpolation=cv2.INTER_NEAREST,
+    )
     size = int(0.2 * analysis.shoulder_width) | 1
     near_person = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))) > 0
     assert np.count_nonzero(covered & ~near_person) < 0.002 * np.count_nonzero(covered)
 
 
 def _collar_top(mask: np.ndarray, analysis) -> int:
-    """The highest row of mask beside the neck: within 0.75 face widths of the face's centre, below its eyes."""
+    """The highest row of mask beside the neck: within 0.75 face widths of the face's
+    centre, below its eyes."""
     fx, fy, fw, fh = analysis.face.box
     columns = slice(int(fx + 0.5 * fw - 0.75 * fw), int(fx + 0.5 * fw + 0.75 * fw))
     rows = np.flatnonzero(mask[:, columns].any(axis=1))
@@ -151,34 +180,43 @@ def _own_tee(who, person, person_photos, analysis) -> np.ndarray:
         return person_photos.frontal_man_tee()
     lab = _lab(person)
     white = (lab[..., 0] > 200) & (np.hypot(lab[..., 1] - 128, lab[..., 2] - 128) < 10)
-    white[:int(analysis.face.box[1] + analysis.face.box[3] * 0.8)] = False  # the hat is white too
+    white[: int(analysis.face.box[1] + analysis.face.box[3] * 0.8)] = False  # the hat is white too
     return white
 
 
 @pytest.mark.parametrize("who", PEOPLE)
-def test_the_neckline_sits_at_the_base_of_the_neck(engine, people, analyses, person_photos, garment_photos, who):
+def test_the_neckline_sits_at_the_base_of_the_neck(
+    engine, people, analyses, person_photos, garment_photos, who
+):
     person, analysis = people[who], analyses[who]
-    covered = _garment_pixels(engine.try_on(person, garment_photos.tshirt(colour=RED, print_kind=None)).image,
-                              person, RED)
+    covered = _garment_pixels(
+        engine.try_on(person, garment_photos.tshirt(colour=RED, print_kind=None)).image, person, RED
+    )
     fx, fy, fw, fh = analysis.face.box.astype(int)
     chin = fy + fh
-    assert not covered[:chin, fx:fx + fw].any(), "the garment reaches above the chin"
-    top, own = _collar_top(covered, analysis), _collar_top(_own_tee(who, person, person_photos, analysis), analysis)
+    assert not covered[:chin, fx : fx + fw].any(), "the garment reaches above the chin"
+    top, own = (
+        _collar_top(covered, analysis),
+        _collar_top(_own_tee(who, person, person_photos, analysis), analysis),
+    )
     # The new collar sits where the person's own T-shirt's collar sat.
     assert abs(top - own) < 0.08 * analysis.shoulder_width, (top, own)
 
 
 OLD_SLEEVE_CASES = {
     "t-shirt": lambda g: g.tshirt(colour=RED, print_kind=None),
-    "tight crop, sleeves at an angle": lambda g: g.tight_crop(g.tshirt(colour=RED, shape="angled", print_kind=None)),
+    "tight crop, sleeves at an angle": lambda g: g.tight_crop(
+        g.tshirt(colour=RED, shape="angled", print_kind=None)
+    ),
     "vest": lambda g: g.tshirt(colour=BLUE, shape="vest", print_kind="rib"),
 }
 
 
 @pytest.mark.parametrize("garment", OLD_SLEEVE_CASES)
 @pytest.mark.parametrize("who", ("lilac_man", "seated_man"))
-def test_the_old_sleeves_do_not_show_beside_the_new_garment(engine, people, analyses, person_photos,
-                                                           garment_photos, who, garment):
+def test_the_old_sleeves_do_not_show_beside_the_new_garment(
+    engine, people, analyses, person_photos, garment_photos, who, garment
+):
     person, analysis = people[who], analyses[who]
     result = engine.try_on(person, OLD_SLEEVE_CASES[garment](garment_photos)).image
     if who == "lilac_man":
@@ -188,10 +226,13 @@ def test_the_old_sleeves_do_not_show_beside_the_new_garment(engine, people, anal
         old = _own_tee(who, person, person_photos, analysis)
         lab = _lab(result)
         still = (lab[..., 0] > 200) & (np.hypot(lab[..., 1] - 128, lab[..., 2] - 128) < 10)
-    # The neck is left out: an old collar higher than the new neckline shows inside it (see the README).
+    # The neck is left out: an old collar higher than the new neckline shows inside it
+    # (see the README).
     fx, fy, fw, fh = analysis.face.box
-    ys, xs = np.mgrid[:person.shape[0], :person.shape[1]]
-    neck = (np.abs(xs - (fx + fw / 2)) < 0.75 * fw) & (ys < analysis.points[[LEFT_SHOULDER, RIGHT_SHOULDER], 1].min())
+    ys, xs = np.mgrid[: person.shape[0], : person.shape[1]]
+    neck = (np.abs(xs - (fx + fw / 2)) < 0.75 * fw) & (
+        ys < analysis.points[[LEFT_SHOULDER, RIGHT_SHOULDER], 1].min()
+    )
     old &= ~neck
     share = float(np.count_nonzero(old & still) / np.count_nonzero(old))
     # Before: 4.7-15% of the old T-shirt still showed (its sleeves beside the new ones, under a
@@ -199,20 +240,43 @@ def test_the_old_sleeves_do_not_show_beside_the_new_garment(engine, people, anal
     assert share < 0.03, f"{share:.1%} of the old T-shirt still shows"
 
 
-FRINGE_BACKGROUND = (170, 225, 235)  # a pale yellow product background, a colour none of the people wear
+FRINGE_BACKGROUND = (
+    170,
+    225,
+    235,
+)  # a pale yellow product background, a colour none of the people wear
 
 
 def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
-    return cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+    return cv2.imdecode(
+        cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR
+    )
 
 
 FRINGE_CASES = {
-    "tight crop, JPEG": lambda g: _jpeg(g.tight_crop(g.tshirt(colour=RED, background=FRINGE_BACKGROUND,
-                                                              print_kind=None, shape="angled")), 60),
-    "tight crop, open cardigan": lambda g: g.tight_crop(g.tshirt(colour=NAVY, background=FRINGE_BACKGROUND,
-                                                                 long_sleeves=True, open_front=True, print_kind="rib")),
-    "small ribbed JPEG": lambda g: _jpeg(cv2.resize(g.tshirt(colour=NAVY, background=FRINGE_BACKGROUND, print_kind="rib"),
-                                                    (480, 640), interpolation=cv2.INTER_AREA), 70),
+    "tight crop, JPEG": lambda g: _jpeg(
+        g.tight_crop(
+            g.tshirt(colour=RED, background=FRINGE_BACKGROUND, print_kind=None, shape="angled")
+        ),
+        60,
+    ),
+    "tight crop, open cardigan": lambda g: g.tight_crop(
+        g.tshirt(
+            colour=NAVY,
+            background=FRINGE_BACKGROUND,
+            long_sleeves=True,
+            open_front=True,
+            print_kind="rib",
+        )
+    ),
+    "small ribbed JPEG": lambda g: _jpeg(
+        cv2.resize(
+            g.tshirt(colour=NAVY, background=FRINGE_BACKGROUND, print_kind="rib"),
+            (480, 640),
+            interpolation=cv2.INTER_AREA,
+        ),
+        70,
+    ),
 }
 
 
@@ -221,7 +285,9 @@ FRINGE_CASES = {
 def test_no_fringe_of_the_product_background(engine, people, garment_photos, who, garment):
     person = people[who]
     result = engine.try_on(person, FRINGE_CASES[garment](garment_photos)).image
-    fringe = _looks_like(result, FRINGE_BACKGROUND, 10) & ~_looks_like(person, FRINGE_BACKGROUND, 14)
+    fringe = _looks_like(result, FRINGE_BACKGROUND, 10) & ~_looks_like(
+        person, FRINGE_BACKGROUND, 14
+    )
     changed = np.abs(result.astype(int) - person.astype(int)).max(axis=2) > 30
     # Before: 91-157 pixels of the background (in its shadow) along the cuffs of tight crops, 16-26
     # in the armpits of the JPEG; now at most 8, out of about 180 000 changed pixels.

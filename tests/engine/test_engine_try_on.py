@@ -1,4 +1,5 @@
-"""What a successful try-on promises: size, untouched face, garment colour on the torso, thread safety."""
+"""What a successful try-on promises: size, untouched face, garment colour on the torso,
+thread safety."""
 
 import threading
 
@@ -42,10 +43,14 @@ def test_garment_colour_lands_on_the_torso(engine, portrait, garment_photos):
     chest = result.image[CHEST].reshape(-1, 3).mean(axis=0)
     before = portrait[CHEST].reshape(-1, 3).mean(axis=0)
     blue, green, red = chest
-    assert green > red + 40 and green > blue + 40, f"chest colour {chest} is not green (was {before})"
+    assert green > red + 40 and green > blue + 40, (
+        f"chest colour {chest} is not green (was {before})"
+    )
 
 
-def test_changing_the_person_image_size_keeps_the_garment_on_the_torso(engine, portrait, garment_photos):
+def test_changing_the_person_image_size_keeps_the_garment_on_the_torso(
+    engine, portrait, garment_photos
+):
     garment = garment_photos.tshirt(colour=GREEN, print_kind=None)
     small = cv2.resize(portrait, (384, 512), interpolation=cv2.INTER_AREA)
     result = engine.try_on(small, garment)
@@ -54,7 +59,9 @@ def test_changing_the_person_image_size_keeps_the_garment_on_the_torso(engine, p
 
 
 @pytest.mark.parametrize("category", ["bottoms", "dresses", "shoes", "", "one-pieces"])
-def test_other_categories_are_refused_with_what_is_supported(engine, portrait, blue_tshirt, category):
+def test_other_categories_are_refused_with_what_is_supported(
+    engine, portrait, blue_tshirt, category
+):
     with pytest.raises(UnsupportedCategoryError) as caught:
         engine.try_on(portrait, blue_tshirt, category=category)
     assert "tops" in caught.value.reason
@@ -64,9 +71,13 @@ def test_auto_category_dresses_a_top(engine, portrait, blue_tshirt):
     assert engine.try_on(portrait, blue_tshirt, category="auto").info["category"] == "tops"
 
 
-def test_two_threads_on_one_engine_give_the_sequential_results(engine, portrait, astronaut, garment_photos):
-    jobs = [(portrait, garment_photos.tshirt(colour=GREEN)),
-            (astronaut, garment_photos.tshirt(colour=(40, 40, 170), print_kind="stripes"))] * 2
+def test_two_threads_on_one_engine_give_the_sequential_results(
+    engine, portrait, astronaut, garment_photos
+):
+    jobs = [
+        (portrait, garment_photos.tshirt(colour=GREEN)),
+        (astronaut, garment_photos.tshirt(colour=(40, 40, 170), print_kind="stripes")),
+    ] * 2
     expected = [engine.try_on(person, garment).image for person, garment in jobs]
     results = [None] * len(jobs)
     start = threading.Barrier(2)
@@ -81,7 +92,7 @@ def test_two_threads_on_one_engine_give_the_sequential_results(engine, portrait,
         thread.start()
     for thread in threads:
         thread.join()
-    for got, want in zip(results, expected):
+    for got, want in zip(results, expected, strict=True):
         assert got is not None and np.array_equal(got, want)
 
 

@@ -2,8 +2,8 @@
 rate limits, server errors, hangs, malformed answers, expired results) end the way the
 issue asks, with the retries it asks for."""
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 

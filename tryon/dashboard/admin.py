@@ -1,13 +1,5 @@
 """/admin: users (create, disable, grant credits), the queue and the provider's readiness."""
-from flask import (
-    Blueprint,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from tryon.dashboard.auth import admin_required

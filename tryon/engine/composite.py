@@ -49,8 +49,9 @@ class WarpedGarment:
     sleeves: np.ndarray  # float32 in [0, 1]: the part of it that is sleeve
 
 
-def warp_garment(garment_bgr: np.ndarray, cutout: GarmentCutout, placement: Placement,
-                 size: tuple[int, int]) -> WarpedGarment:
+def warp_garment(
+    garment_bgr: np.ndarray, cutout: GarmentCutout, placement: Placement, size: tuple[int, int]
+) -> WarpedGarment:
     """Warp the garment's body and sleeves onto the person, each on its own.
 
     Warping them separately means bending a sleeve never drags the body out of shape. The
@@ -65,7 +66,9 @@ def warp_garment(garment_bgr: np.ndarray, cutout: GarmentCutout, placement: Plac
     garment_bgr, cutout, placement = _shrink_garment(garment_bgr, cutout, placement, shrink)
     alpha = _garment_alpha(cutout)
     noise = float(cutout.info.get("border_spread", 2.0))
-    source = _extend_colours_past_edge(garment_bgr, alpha, RIM_PER_BODY_WIDTH * cutout.keypoints.body_width, noise)
+    source = _extend_colours_past_edge(
+        garment_bgr, alpha, RIM_PER_BODY_WIDTH * cutout.keypoints.body_width, noise
+    )
     image = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
     coverage = np.zeros((y1 - y0, x1 - x0), np.float32)
     sleeves = np.zeros_like(coverage)
@@ -76,8 +79,9 @@ def warp_garment(garment_bgr: np.ndarray, cutout: GarmentCutout, placement: Plac
         px0, py0, px1, py1 = _part_box(part, box, margin)
         if px1 <= px0 or py1 <= py0:
             continue
-        warped, warped_alpha = warp_into_box(source, part_alpha, part.garment_points,
-                                             part.person_points, (px0, py0, px1, py1))
+        warped, warped_alpha = warp_into_box(
+            source, part_alpha, part.garment_points, part.person_points, (px0, py0, px1, py1)
+        )
         a = warped_alpha.astype(np.float32) * (1.0 / 255.0)
         if part.arm is not None:
             warped, a = _fill_sleeve_tube(warped, a, part, (px0, py0))
@@ -89,7 +93,9 @@ def warp_garment(garment_bgr: np.ndarray, cutout: GarmentCutout, placement: Plac
     return WarpedGarment(box, image, coverage, sleeves)
 
 
-def _fill_sleeve_tube(warped: np.ndarray, alpha: np.ndarray, part, origin) -> tuple[np.ndarray, np.ndarray]:
+def _fill_sleeve_tube(
+    warped: np.ndarray, alpha: np.ndarray, part, origin
+) -> tuple[np.ndarray, np.ndarray]:
     """The sleeve as the tube laid along the arm, textured by the warped sleeve.
 
     A product photo's sleeve rarely has the outline the placement assumes (folded, angled,
@@ -113,7 +119,9 @@ def _fill_sleeve_tube(warped: np.ndarray, alpha: np.ndarray, part, origin) -> tu
     small_solid = cv2.resize(solid.astype(np.uint8), quarter, interpolation=cv2.INTER_NEAREST) > 0
     if not small_solid.any():
         return warped, alpha * tube
-    nearest = fill_from_nearest(cv2.resize(warped, quarter, interpolation=cv2.INTER_AREA), small_solid)
+    nearest = fill_from_nearest(
+        cv2.resize(warped, quarter, interpolation=cv2.INTER_AREA), small_solid
+    )
     filled = cv2.resize(nearest, (width, height), interpolation=cv2.INTER_LINEAR)
     cv2.copyTo(warped, solid.astype(np.uint8), filled)
     return filled, tube
@@ -136,8 +144,9 @@ def _part_box(part, box, margin):
     return max(x0, low[0]), max(y0, low[1]), min(x1, high[0]), min(y1, high[1])
 
 
-def _extend_colours_past_edge(garment_bgr: np.ndarray, alpha: np.ndarray, rim_width: float,
-                              noise: float) -> np.ndarray:
+def _extend_colours_past_edge(
+    garment_bgr: np.ndarray, alpha: np.ndarray, rim_width: float, noise: float
+) -> np.ndarray:
     """Replace the cut-out's rim and the background beyond it with the garment's own colours.
 
     The outermost pixels of a cut-out mix fabric with the product background, the mask
@@ -149,7 +158,9 @@ def _extend_colours_past_edge(garment_bgr: np.ndarray, alpha: np.ndarray, rim_wi
     height, width = alpha.shape
     # The frame counts as outside: in a tight crop the garment touches it, and the pixels the
     # cut-out puts there mix fabric with background just like any other edge.
-    framed = cv2.copyMakeBorder((alpha > 127).astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    framed = cv2.copyMakeBorder(
+        (alpha > 127).astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0
+    )
     depth = cv2.distanceTransform(framed, cv2.DIST_L2, 3)[1:-1, 1:-1]
     core = (depth > rim_width).astype(np.uint8)
     # Colours are judged at quarter resolution, which is plenty and 16 times cheaper.
@@ -163,7 +174,9 @@ def _extend_colours_past_edge(garment_bgr: np.ndarray, alpha: np.ndarray, rim_wi
     core[cv2.resize(background, (width, height), interpolation=cv2.INTER_NEAREST) > 0] = 0
     core = cv2.morphologyEx(core, cv2.MORPH_OPEN, ellipse_kernel(rim_width))
     small_core = cv2.resize(core.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.99
-    filled = cv2.resize(fill_from_nearest(colours, small_core), (width, height), interpolation=cv2.INTER_LINEAR)
+    filled = cv2.resize(
+        fill_from_nearest(colours, small_core), (width, height), interpolation=cv2.INTER_LINEAR
+    )
     cv2.copyTo(garment_bgr, core, filled)
     return filled
 
@@ -195,10 +208,16 @@ def _outer_side(shape, shoulder, armpit, centre_x, slack) -> np.ndarray:
     along = np.array([-normal[1], normal[0]])
     far = 4.0 * (height + width)
     start = np.asarray(shoulder, float) - normal * slack
-    corners = [start - along * far, start + along * far, start + along * far + normal * far,
-               start - along * far + normal * far]
+    corners = [
+        start - along * far,
+        start + along * far,
+        start + along * far + normal * far,
+        start - along * far + normal * far,
+    ]
     side = np.zeros(shape, np.uint8)
-    cv2.fillPoly(side, [np.round(np.array(corners) * 16).astype(np.int32)], 255, cv2.LINE_8, shift=4)
+    cv2.fillPoly(
+        side, [np.round(np.array(corners) * 16).astype(np.int32)], 255, cv2.LINE_8, shift=4
+    )
     return side
 
 
@@ -208,12 +227,14 @@ def _sleeve_region(alpha, part, cutout, overlap):
     shoulder, armpit = part.armhole
     keys = cutout.keypoints
     allowed = np.zeros(alpha.shape, np.uint8)
-    allowed[:max(0, int(np.ceil(armpit[1] + overlap)))] = 255
+    allowed[: max(0, int(np.ceil(armpit[1] + overlap)))] = 255
     if armpit[0] < keys.centre_x:
-        allowed[:, :max(0, int(np.ceil(keys.body_left - overlap)))] = 255
+        allowed[:, : max(0, int(np.ceil(keys.body_left - overlap)))] = 255
     else:
-        allowed[:, max(0, int(np.floor(keys.body_right + overlap)) + 1):] = 255
-    mask = cv2.bitwise_and(_outer_side(alpha.shape, shoulder, armpit, keys.centre_x, overlap), allowed)
+        allowed[:, max(0, int(np.floor(keys.body_right + overlap)) + 1) :] = 255
+    mask = cv2.bitwise_and(
+        _outer_side(alpha.shape, shoulder, armpit, keys.centre_x, overlap), allowed
+    )
     return cv2.bitwise_and(alpha, alpha, mask=mask)
 
 
@@ -222,7 +243,7 @@ def _body_region(alpha, sleeves, cutout, overlap):
     for part in sleeves:
         shoulder, armpit = part.armhole
         cut = _outer_side(alpha.shape, shoulder, armpit, cutout.keypoints.centre_x, -overlap)
-        cut[max(0, int(np.ceil(armpit[1]))):] = 0  # only above the armpit
+        cut[max(0, int(np.ceil(armpit[1]))) :] = 0  # only above the armpit
         region[cut > 0] = 0
     return region
 
@@ -249,8 +270,9 @@ class GarmentLayer:
     alpha: np.ndarray  # float32 in [0, 1]: how much of each pixel the layer replaces
 
 
-def compose_layer(person_bgr: np.ndarray, person: PersonAnalysis, placement: Placement,
-                  garment: WarpedGarment) -> GarmentLayer:
+def compose_layer(
+    person_bgr: np.ndarray, person: PersonAnalysis, placement: Placement, garment: WarpedGarment
+) -> GarmentLayer:
     """Decide what the garment covers and how it is shaded, at the working resolution."""
     box, warped = garment.box, garment.image
     x0, y0, x1, y1 = box
@@ -264,9 +286,13 @@ def compose_layer(person_bgr: np.ndarray, person: PersonAnalysis, placement: Pla
     alpha = garment.alpha * (1.0 - in_front)
     # The garment may stand a little off the body, but not float over the background.
     alpha = alpha * person.mask_in_box(box, grow=0.14 * placement.shoulder_width)
-    old = OldClothing(region, body, in_front, alpha, placement, box, _face_sample(person, box, region))
+    old = OldClothing(
+        region, body, in_front, alpha, placement, box, _face_sample(person, box, region)
+    )
     warped, alpha = old.cover_beside(warped, alpha)
-    alpha = cv2.GaussianBlur(alpha, (0, 0), max(1.0, FEATHER_PER_SHOULDER * placement.shoulder_width))
+    alpha = cv2.GaussianBlur(
+        alpha, (0, 0), max(1.0, FEATHER_PER_SHOULDER * placement.shoulder_width)
+    )
 
     shade = _shading(region, alpha, placement.shoulder_width)
     shaded = cv2.multiply(warped, cv2.merge([shade, shade, shade]), dtype=cv2.CV_8U)
@@ -275,7 +301,9 @@ def compose_layer(person_bgr: np.ndarray, person: PersonAnalysis, placement: Pla
     return GarmentLayer(box, shaded, alpha)
 
 
-def paste_layer(person_bgr: np.ndarray, layer: GarmentLayer, work_scale: float, face_box) -> np.ndarray:
+def paste_layer(
+    person_bgr: np.ndarray, layer: GarmentLayer, work_scale: float, face_box
+) -> np.ndarray:
     """Blend the layer into a copy of the full-size person photo.
 
     The layer was made at work_scale (<= 1) of the photo. For big photos it is resampled
@@ -292,15 +320,19 @@ def paste_layer(person_bgr: np.ndarray, layer: GarmentLayer, work_scale: float, 
         region[:] = cv2.blendLinear(layer.image, region, layer.alpha, 1.0 - layer.alpha)
         return result
     height, width = person_bgr.shape[:2]
-    full_box = (int(np.floor(x0 / work_scale)), int(np.floor(y0 / work_scale)),
-                min(width, int(np.ceil(x1 / work_scale))), min(height, int(np.ceil(y1 / work_scale))))
+    full_box = (
+        int(np.floor(x0 / work_scale)),
+        int(np.floor(y0 / work_scale)),
+        min(width, int(np.ceil(x1 / work_scale))),
+        min(height, int(np.ceil(y1 / work_scale))),
+    )
     fx0, fy0, fx1, fy1 = full_box
     full_face = np.asarray(face_box, float) / work_scale
     for top in range(fy0, fy1, PASTE_BAND_ROWS):
         band = (fx0, top, fx1, min(fy1, top + PASTE_BAND_ROWS))
         image, alpha = _resample_band(layer, work_scale, band)
         _protect_face(alpha, full_face, band)
-        region = result[band[1]:band[3], fx0:fx1]
+        region = result[band[1] : band[3], fx0:fx1]
         region[:] = cv2.blendLinear(image, region, alpha, 1.0 - alpha)
     return result
 
@@ -310,17 +342,21 @@ def _resample_band(layer: GarmentLayer, work_scale: float, band) -> tuple[np.nda
     bx0, by0, bx1, by1 = band
     s = work_scale
     # Full-resolution pixel centres mapped onto working-resolution pixels of the layer's box.
-    matrix = np.float32([[s, 0, (bx0 + 0.5) * s - 0.5 - layer.box[0]],
-                         [0, s, (by0 + 0.5) * s - 0.5 - layer.box[1]]])
+    matrix = np.float32(
+        [[s, 0, (bx0 + 0.5) * s - 0.5 - layer.box[0]], [0, s, (by0 + 0.5) * s - 0.5 - layer.box[1]]]
+    )
     size = (bx1 - bx0, by1 - by0)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     image = cv2.warpAffine(layer.image, matrix, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    alpha = cv2.warpAffine(layer.alpha, matrix, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    alpha = cv2.warpAffine(
+        layer.alpha, matrix, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
     return image, alpha
 
 
-def _in_front_of_garment(person: PersonAnalysis, placement: Placement, box, body: np.ndarray,
-                         region: np.ndarray) -> np.ndarray:
+def _in_front_of_garment(
+    person: PersonAnalysis, placement: Placement, box, body: np.ndarray, region: np.ndarray
+) -> np.ndarray:
     """Head, neck and forearms crossing the torso stay in front of the new garment."""
     x0, y0 = box[0], box[1]
     keep = np.zeros(body.shape, np.float32)
@@ -331,17 +367,20 @@ def _in_front_of_garment(person: PersonAnalysis, placement: Placement, box, body
         return int(round(q[0])), int(round(q[1]))
 
     fx, fy, fw, fh = person.face.box
-    cv2.ellipse(keep, pt([fx + fw / 2, fy + fh * 0.55]), (int(fw * 0.62), int(fh * 0.8)), 0, 0, 360, 1.0, -1)
+    cv2.ellipse(
+        keep, pt([fx + fw / 2, fy + fh * 0.55]), (int(fw * 0.62), int(fh * 0.8)), 0, 0, 360, 1.0, -1
+    )
     chin = [fx + fw / 2, fy + fh]
     neck_base = placement.neck_base + placement.down * 0.04 * placement.shoulder_width
     cv2.line(keep, pt(chin), pt(neck_base), 1.0, max(1, int(fw * 0.42)))
-    keep *= (body > 0.4)
+    keep *= body > 0.4
     forearms = _forearms_in_front(person, placement, box, body, region)
     return cv2.GaussianBlur(np.maximum(keep, forearms), (0, 0), 2.0)
 
 
-def _forearms_in_front(person: PersonAnalysis, placement: Placement, box, body: np.ndarray,
-                       region: np.ndarray) -> np.ndarray:
+def _forearms_in_front(
+    person: PersonAnalysis, placement: Placement, box, body: np.ndarray, region: np.ndarray
+) -> np.ndarray:
     """Forearms and hands over the torso, as a 0/1 float mask of the box.
 
     When the pose model is sure of elbow and wrist, the whole forearm band is in front
@@ -359,9 +398,21 @@ def _forearms_in_front(person: PersonAnalysis, placement: Placement, box, body: 
         start, end = person.points[elbow] - (x0, y0), person.points[wrist] - (x0, y0)
         hand = end + 0.35 * (end - start)  # the hand carries on past the wrist
         if visibility > FOREARM_CONFIDENT:
-            cv2.line(confident, _pixel(start), _pixel(end), 1, max(1, int(0.22 * placement.shoulder_width)))
+            cv2.line(
+                confident,
+                _pixel(start),
+                _pixel(end),
+                1,
+                max(1, int(0.22 * placement.shoulder_width)),
+            )
         elif visibility > FOREARM_MIN_VISIBILITY:
-            cv2.line(uncertain, _pixel(start), _pixel(hand), 1, max(1, int(0.4 * placement.shoulder_width)))
+            cv2.line(
+                uncertain,
+                _pixel(start),
+                _pixel(hand),
+                1,
+                max(1, int(0.4 * placement.shoulder_width)),
+            )
     in_front = confident.astype(bool)
     if uncertain.any():
         # Only the bands' bounding box (and the opening's reach around it) needs looking at.
@@ -392,8 +443,8 @@ def _skin_like(region: np.ndarray, person: PersonAnalysis, box, within) -> np.nd
     x, y, w, h = within
     if image_face is None or w == 0 or h == 0:
         return skin
-    lab = cv2.cvtColor(region[y:y + h, x:x + w], cv2.COLOR_BGR2LAB).astype(np.float32)
-    skin[y:y + h, x:x + w] = skin_like(lab, image_face, SKIN_CHROMA_TOLERANCE)
+    lab = cv2.cvtColor(region[y : y + h, x : x + w], cv2.COLOR_BGR2LAB).astype(np.float32)
+    skin[y : y + h, x : x + w] = skin_like(lab, image_face, SKIN_CHROMA_TOLERANCE)
     return skin
 
 
@@ -406,7 +457,11 @@ def _face_sample(person: PersonAnalysis, box, region: np.ndarray):
     left, top, right, bottom = max(0, left), max(0, top), min(width, right), min(height, bottom)
     if right - left < 3 or bottom - top < 3:
         return None
-    lab = cv2.cvtColor(region[top:bottom, left:right], cv2.COLOR_BGR2LAB).reshape(-1, 3).astype(np.float32)
+    lab = (
+        cv2.cvtColor(region[top:bottom, left:right], cv2.COLOR_BGR2LAB)
+        .reshape(-1, 3)
+        .astype(np.float32)
+    )
     return np.median(lab, axis=0)
 
 
@@ -461,7 +516,9 @@ def _plain_fabric(lab: np.ndarray, covered: np.ndarray, shoulder_width: float) -
     median_chroma = float(np.hypot(*median_ab))
     lightness = lab[..., 0]
     if median_chroma > 15:  # coloured clothing: same hue family, any brightness (folds are darker)
-        hue_gap = np.abs((hue - np.arctan2(median_ab[1], median_ab[0]) + np.pi) % (2 * np.pi) - np.pi)
+        hue_gap = np.abs(
+            (hue - np.arctan2(median_ab[1], median_ab[0]) + np.pi) % (2 * np.pi) - np.pi
+        )
         plain = covered & (hue_gap < np.radians(25)) & (chroma > 0.35 * median_chroma)
     else:  # neutral clothing
         plain = covered & (chroma < 20)
@@ -479,4 +536,6 @@ def _plain_fabric(lab: np.ndarray, covered: np.ndarray, shoulder_width: float) -
 
 def _normalized_blur(values: np.ndarray, weights: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur that ignores pixels with zero weight (and fills them from their neighbours)."""
-    return cv2.GaussianBlur(values * weights, (0, 0), sigma) / (cv2.GaussianBlur(weights, (0, 0), sigma) + 1e-3)
+    return cv2.GaussianBlur(values * weights, (0, 0), sigma) / (
+        cv2.GaussianBlur(weights, (0, 0), sigma) + 1e-3
+    )

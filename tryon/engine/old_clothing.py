@@ -29,7 +29,8 @@ ARM_BAND = 2.6  # width of the band along an arm, in arm half widths (a little w
 BARE_ARM_BAND = 1.4  # the bare upper arm inside an old sleeve that stood off it, in the same units
 FOREARM_BAND = 1.2  # a forearm is narrower than the upper arm
 MIN_LEFTOVER_PIXELS = 4
-MIN_OLD_PIXELS = 50  # fewer covered person pixels than this: no idea what the old clothing looks like
+# fewer covered person pixels than this: no idea what the old clothing looks like
+MIN_OLD_PIXELS = 50
 
 
 class OldClothing:
@@ -58,7 +59,9 @@ class OldClothing:
         if skin_lab is not None:
             self.skin = skin_like(self.lab, skin_lab) & on_person
         if self.known:
-            self.looks_old = looks_like(self.lab, self.lab[covered_person]) & self.person_there & ~self.skin
+            self.looks_old = (
+                looks_like(self.lab, self.lab[covered_person]) & self.person_there & ~self.skin
+            )
 
     def small(self, image):
         return cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
@@ -71,14 +74,17 @@ class OldClothing:
         return cv2.resize(image, self.full_size, interpolation=cv2.INTER_LINEAR)
 
     def cover_beside(self, warped: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Extend the garment's colours over old clothing just beside its torso (not along the arms)."""
+        """Extend the garment's colours over old clothing just beside its torso (not along
+        the arms)."""
         if not self.known:
             return warped, alpha
         covered = self.alpha > 0.5
         reach = ellipse_kernel(2 * REMNANT_REACH * self.shoulder_width * self.factor)
         near = cv2.dilate(covered.astype(np.uint8), reach) > 0
         candidates = near & ~covered & self.looks_old & ~self.arms_past_sleeves()
-        candidates = cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        candidates = cv2.morphologyEx(
+            candidates.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)
+        )
         if not candidates.any():
             return warped, alpha
         colours = self.full(fill_from_nearest(self.small(warped), self.alpha > 0.9))
@@ -88,7 +94,9 @@ class OldClothing:
         warped = cv2.blendLinear(warped, colours, trust, 1.0 - trust)
         return warped, np.maximum(alpha, fill_alpha)
 
-    def replace_leftovers(self, image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def replace_leftovers(
+        self, image: np.ndarray, alpha: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Paint over old clothing the finished layer leaves showing, from its surroundings.
 
         image and alpha are the finished layer (box-sized); the returned layer also carries
@@ -103,7 +111,10 @@ class OldClothing:
             return image, alpha
         covered = self.small_mask(alpha) > 0.5
         leftover = self.looks_old & ~covered & self._upper_body()
-        leftover = cv2.morphologyEx(leftover.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+        leftover = (
+            cv2.morphologyEx(leftover.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+            > 0
+        )
         if np.count_nonzero(leftover) < MIN_LEFTOVER_PIXELS:
             return image, alpha
         source = cv2.dilate((self.looks_old | covered).astype(np.uint8), np.ones((3, 3), np.uint8))
@@ -111,24 +122,32 @@ class OldClothing:
         bare_skin = self.skin & (source == 0)
         if np.count_nonzero(bare_skin) >= MIN_OLD_PIXELS:
             on_arm = leftover & self._arm_bands(BARE_ARM_BAND, cuffs=False, to_wrist=False)
-            filled[on_arm] = cv2.GaussianBlur(fill_from_nearest(self.region, bare_skin), (0, 0), 1.5)[on_arm]
+            filled[on_arm] = cv2.GaussianBlur(
+                fill_from_nearest(self.region, bare_skin), (0, 0), 1.5
+            )[on_arm]
         grown = cv2.dilate(leftover.astype(np.uint8), np.ones((5, 5), np.uint8))
         # Blend only over the painted pixels' bounding box: they are usually a small part of it.
         x, y, w, h = cv2.boundingRect(grown)
         window = self._full_window(x, y, w, h)
         fill_alpha = np.zeros_like(alpha)
-        soft = np.clip(self.full(cv2.GaussianBlur(grown.astype(np.float32), (0, 0), 0.8))[window], 0, 1)
+        soft = np.clip(
+            self.full(cv2.GaussianBlur(grown.astype(np.float32), (0, 0), 0.8))[window], 0, 1
+        )
         fill_alpha[window] = soft * (1.0 - alpha[window])
         image = image.copy()
-        image[window] = cv2.blendLinear(image[window], self.full(filled)[window], alpha[window] + 1e-4,
-                                        fill_alpha[window])
+        image[window] = cv2.blendLinear(
+            image[window], self.full(filled)[window], alpha[window] + 1e-4, fill_alpha[window]
+        )
         return image, alpha + fill_alpha
 
     def _full_window(self, x: int, y: int, w: int, h: int) -> tuple[slice, slice]:
         """A box of small-stage pixels as slices of the full box, a pixel larger all round."""
         width, height = self.full_size
         x0, y0 = max(0, int((x - 1) / self.factor)), max(0, int((y - 1) / self.factor))
-        x1, y1 = min(width, int(np.ceil((x + w + 1) / self.factor))), min(height, int(np.ceil((y + h + 1) / self.factor)))
+        x1, y1 = (
+            min(width, int(np.ceil((x + w + 1) / self.factor))),
+            min(height, int(np.ceil((y + h + 1) / self.factor))),
+        )
         return slice(y0, y1), slice(x0, x1)
 
     def _upper_body(self) -> np.ndarray:
@@ -138,19 +157,26 @@ class OldClothing:
         width, height = self.size
         xs = self.box[0] + (np.arange(width, dtype=np.float32) + 0.5) / self.factor
         ys = self.box[1] + (np.arange(height, dtype=np.float32) + 0.5) / self.factor
-        depth = ((xs[None, :] - placement.neck_base[0]) * placement.down[0]
-                 + (ys[:, None] - placement.neck_base[1]) * placement.down[1])
-        hem = max(float(np.dot(p - placement.neck_base, placement.down)) for p in placement.body.person_points)
+        depth = (xs[None, :] - placement.neck_base[0]) * placement.down[0] + (
+            ys[:, None] - placement.neck_base[1]
+        ) * placement.down[1]
+        hem = max(
+            float(np.dot(p - placement.neck_base, placement.down))
+            for p in placement.body.person_points
+        )
         zone = (depth > -0.1 * self.shoulder_width) & (depth < hem)
         zone &= ~self._arm_bands(FOREARM_BAND, cuffs=False, to_wrist=True, from_elbow=True)
         zone &= ~self._arm_bands(ARM_BAND, cuffs=True, to_wrist=True, only=self._long_old_sleeves())
         return zone
 
     def _long_old_sleeves(self) -> list:
-        """The arms whose forearm is mostly the old clothing's colour: the person wears long sleeves."""
+        """The arms whose forearm is mostly the old clothing's colour: the person wears long
+        sleeves."""
         arms = []
         for arm in self.placement.arms or ():
-            band = self._arm_bands(FOREARM_BAND, cuffs=False, to_wrist=False, from_elbow=True, only=[arm])
+            band = self._arm_bands(
+                FOREARM_BAND, cuffs=False, to_wrist=False, from_elbow=True, only=[arm]
+            )
             band &= self.person_there
             if np.count_nonzero(band) >= 10 and np.mean(self.looks_old[band]) > 0.5:
                 arms.append(arm)
@@ -160,8 +186,14 @@ class OldClothing:
         """The arms from each sleeve's cuff on (the whole arm where the garment has no sleeve)."""
         return self._arm_bands(ARM_BAND, cuffs=True, to_wrist=True)
 
-    def _arm_bands(self, width_in_halves: float, cuffs: bool, to_wrist: bool, from_elbow: bool = False,
-                   only=None) -> np.ndarray:
+    def _arm_bands(
+        self,
+        width_in_halves: float,
+        cuffs: bool,
+        to_wrist: bool,
+        from_elbow: bool = False,
+        only=None,
+    ) -> np.ndarray:
         """Bands along the arms (small-box pixels), width_in_halves arm half widths wide.
 
         Each starts at the shoulder joint, the elbow (from_elbow) or the sleeve's cuff (cuffs)
@@ -176,11 +208,22 @@ class OldClothing:
             start = cuff_reach.get(id(arm), 0.0) if cuffs else 0.0
             if from_elbow:
                 start = max(start, arm.upper_length)
-            end = arm.length + 0.5 * float(np.linalg.norm(arm.wrist - arm.elbow)) if to_wrist else arm.upper_length
+            end = (
+                arm.length + 0.5 * float(np.linalg.norm(arm.wrist - arm.elbow))
+                if to_wrist
+                else arm.upper_length
+            )
             if start >= end:
                 continue
-            path = [arm.point_at(start)] + ([arm.elbow] if start < arm.upper_length < end else []) + [arm.point_at(end)]
-            pixels = [((np.asarray(p) - self.box[:2]) * self.factor).round().astype(np.int32) for p in path]
+            path = (
+                [arm.point_at(start)]
+                + ([arm.elbow] if start < arm.upper_length < end else [])
+                + [arm.point_at(end)]
+            )
+            pixels = [
+                ((np.asarray(p) - self.box[:2]) * self.factor).round().astype(np.int32)
+                for p in path
+            ]
             thickness = max(1, int(round(width_in_halves * arm.half_width * self.factor)))
             cv2.polylines(bands, [np.array(pixels)], False, 1, thickness)
         return bands > 0
@@ -192,9 +235,17 @@ def _inpaint_coarsely(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     height, width = mask.shape
     half = (max(1, width // 2), max(1, height // 2))
     small_mask = (cv2.resize(mask, half, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
-    small = cv2.inpaint(cv2.resize(image, half, interpolation=cv2.INTER_AREA), small_mask, INPAINT_RADIUS,
-                        cv2.INPAINT_TELEA)
-    return np.where(mask[..., None] > 0, cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR), image)
+    small = cv2.inpaint(
+        cv2.resize(image, half, interpolation=cv2.INTER_AREA),
+        small_mask,
+        INPAINT_RADIUS,
+        cv2.INPAINT_TELEA,
+    )
+    return np.where(
+        mask[..., None] > 0,
+        cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR),
+        image,
+    )
 
 
 def looks_like(lab: np.ndarray, samples: np.ndarray) -> np.ndarray:

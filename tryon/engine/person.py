@@ -54,7 +54,9 @@ class PersonAnalysis:
     def shoulder_width(self) -> float:
         return float(np.linalg.norm(self.points[LEFT_SHOULDER] - self.points[RIGHT_SHOULDER]))
 
-    def silhouette_reach(self, start: np.ndarray, direction: np.ndarray, max_distance: float) -> float:
+    def silhouette_reach(
+        self, start: np.ndarray, direction: np.ndarray, max_distance: float
+    ) -> float:
         """How far (full-resolution pixels) the person mask goes from start along direction.
 
         Walks pixel by pixel at analysis resolution until the mask drops below one half or
@@ -85,8 +87,13 @@ class PersonAnalysis:
         # Map box pixel centres onto analysis pixels, then resample just the box.
         s = self.mask_scale
         matrix = np.float32([[s, 0, (x0 + 0.5) * s - 0.5], [0, s, (y0 + 0.5) * s - 0.5]])
-        return cv2.warpAffine(mask, matrix, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                              borderMode=cv2.BORDER_REPLICATE)
+        return cv2.warpAffine(
+            mask,
+            matrix,
+            (x1 - x0, y1 - y0),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
 
 
 def analyse_person(bgr: np.ndarray, models: ModelSet) -> PersonAnalysis:
@@ -97,7 +104,9 @@ def analyse_person(bgr: np.ndarray, models: ModelSet) -> PersonAnalysis:
     pose = _estimate_pose(models, rgb, faces)
     info = {"pose_presence": round(pose.presence, 3)}
     if pose.presence < MIN_PRESENCE:
-        raise PersonImageError(_no_person(f"the body-pose model is not confident (presence {pose.presence:.2f})"))
+        raise PersonImageError(
+            _no_person(f"the body-pose model is not confident (presence {pose.presence:.2f})")
+        )
 
     face = _face_at_nose(faces, pose.points[NOSE]) or _face_near_head(models, rgb, pose)
     if face is None:
@@ -120,8 +129,10 @@ def analyse_person(bgr: np.ndarray, models: ModelSet) -> PersonAnalysis:
 
 
 def _no_person(detail: str) -> str:
-    return (f"no person found in the person image ({detail}); send a frontal photo of one person, "
-            "from the head to at least the hips")
+    return (
+        f"no person found in the person image ({detail}); send a frontal photo of one person, "
+        "from the head to at least the hips"
+    )
 
 
 def _estimate_pose(models: ModelSet, rgb: np.ndarray, faces: list[Face]) -> PoseEstimate:
@@ -155,7 +166,8 @@ def _candidate_rois(rgb: np.ndarray, faces: list[Face]) -> list[SquareRoi]:
 
 
 def _roi_from_alignment_points(estimate: PoseEstimate) -> SquareRoi | None:
-    """MediaPipe's tracking ROI: centred on landmark 33, side 2.5x the distance to 34, upright along 33->34."""
+    """MediaPipe's tracking ROI: centred on landmark 33, side 2.5x the distance to 34,
+    upright along 33->34."""
     centre, top = estimate.points[BODY_CENTRE], estimate.points[BODY_TOP]
     distance = float(np.linalg.norm(top - centre))
     if distance < 10:
@@ -175,7 +187,8 @@ def _face_at_nose(faces: list[Face], nose: np.ndarray) -> Face | None:
 
 
 def _face_near_head(models: ModelSet, rgb: np.ndarray, pose: PoseEstimate) -> Face | None:
-    """Look again on a crop around the head: the detector misses faces smaller than ~1/10 of the image."""
+    """Look again on a crop around the head: the detector misses faces smaller than ~1/10
+    of the image."""
     height, width = rgb.shape[:2]
     shoulder_width = np.linalg.norm(pose.points[LEFT_SHOULDER] - pose.points[RIGHT_SHOULDER])
     ear_distance = np.linalg.norm(pose.points[LEFT_EAR] - pose.points[RIGHT_EAR])
@@ -187,7 +200,9 @@ def _face_near_head(models: ModelSet, rgb: np.ndarray, pose: PoseEstimate) -> Fa
         return None
     offset = np.array([x0, y0], np.float64)
     for face in models.face.run(rgb[y0:y1, x0:x1], min_score=MIN_FACE_SCORE):
-        moved = Face(np.r_[face.box[:2] + offset, face.box[2:]], face.score, face.keypoints + offset)
+        moved = Face(
+            np.r_[face.box[:2] + offset, face.box[2:]], face.score, face.keypoints + offset
+        )
         if _face_at_nose([moved], nose):
             return moved
     return None
@@ -198,16 +213,25 @@ def _check_shoulders(pose: PoseEstimate, width: int, height: int, info: dict) ->
     visibility = min(pose.visibility[LEFT_SHOULDER], pose.visibility[RIGHT_SHOULDER])
     info["shoulder_visibility"] = round(float(visibility), 3)
     margin_x, margin_y = FRAME_MARGIN * width, FRAME_MARGIN * height
-    in_frame = all(-margin_x <= p[0] <= width + margin_x and -margin_y <= p[1] <= height + margin_y
-                   for p in (left, right))
+    in_frame = all(
+        -margin_x <= p[0] <= width + margin_x and -margin_y <= p[1] <= height + margin_y
+        for p in (left, right)
+    )
     if visibility < MIN_SHOULDER_VISIBILITY or not in_frame:
-        raise PersonImageError("both shoulders must be visible inside the person image; "
-                               "send a photo framed from the head to at least the hips")
+        raise PersonImageError(
+            "both shoulders must be visible inside the person image; "
+            "send a photo framed from the head to at least the hips"
+        )
     shoulder_width = float(np.linalg.norm(left - right))
     info["shoulder_share"] = round(shoulder_width / max(width, height), 3)
-    if shoulder_width < MIN_SHOULDER_SHARE * max(width, height) or shoulder_width < MIN_SHOULDER_PIXELS:
-        raise PersonImageError("the person is too small in the person image; send a photo where the "
-                               "person fills most of the frame (head to hips or knees)")
+    if (
+        shoulder_width < MIN_SHOULDER_SHARE * max(width, height)
+        or shoulder_width < MIN_SHOULDER_PIXELS
+    ):
+        raise PersonImageError(
+            "the person is too small in the person image; send a photo where the "
+            "person fills most of the frame (head to hips or knees)"
+        )
 
 
 def _check_frontal(pose: PoseEstimate, face: Face, info: dict) -> None:
@@ -219,11 +243,15 @@ def _check_frontal(pose: PoseEstimate, face: Face, info: dict) -> None:
     # Facing the camera, the person's left shoulder is on the image's right.
     facing = (left[0] - right[0]) >= 0.5 * shoulder_width
     if not facing or ear_ratio < MIN_EAR_RATIO:
-        raise PersonImageError("the person is not facing the camera; send a frontal photo "
-                               "(face and both shoulders towards the camera)")
+        raise PersonImageError(
+            "the person is not facing the camera; send a frontal photo "
+            "(face and both shoulders towards the camera)"
+        )
     if shoulder_to_face < MIN_SHOULDER_TO_FACE:
-        raise PersonImageError("the shoulders look too narrow for the face: the person is turned away "
-                               "or only the face is in frame; send a frontal photo from head to hips")
+        raise PersonImageError(
+            "the shoulders look too narrow for the face: the person is turned away "
+            "or only the face is in frame; send a frontal photo from head to hips"
+        )
 
 
 def _person_mask(models: ModelSet, rgb: np.ndarray, pose: PoseEstimate, info: dict) -> np.ndarray:
@@ -233,8 +261,11 @@ def _person_mask(models: ModelSet, rgb: np.ndarray, pose: PoseEstimate, info: di
     agreement = mask_iou(pose_mask > 0.5, selfie > 0.5)
     info["mask_agreement"] = round(agreement, 3)
     if agreement < MIN_MASK_AGREEMENT:
-        raise PersonImageError(_no_person(f"two person-segmentation models disagree (overlap {agreement:.2f})"))
-    # The selfie model has sharper edges but also picks up objects; trust it only near the pose mask.
+        raise PersonImageError(
+            _no_person(f"two person-segmentation models disagree (overlap {agreement:.2f})")
+        )
+    # The selfie model has sharper edges but also picks up objects; trust it only near the
+    # pose mask.
     return np.maximum(pose_mask, selfie * (pose_mask > 0.2)).astype(np.float32)
 
 
@@ -243,8 +274,12 @@ def _check_torso_covered(pose: PoseEstimate, mask: np.ndarray, info: dict) -> No
     shoulders_mid = (pose.points[LEFT_SHOULDER] + pose.points[RIGHT_SHOULDER]) / 2
     hips_mid = (pose.points[LEFT_HIP] + pose.points[RIGHT_HIP]) / 2
     probes = [shoulders_mid * (1 - t) + hips_mid * t for t in (0.2, 0.4)]
-    covered = np.mean([mask[int(np.clip(p[1], 0, height - 1)), int(np.clip(p[0], 0, width - 1))] > 0.5
-                       for p in probes])
+    covered = np.mean(
+        [
+            mask[int(np.clip(p[1], 0, height - 1)), int(np.clip(p[0], 0, width - 1))] > 0.5
+            for p in probes
+        ]
+    )
     info["torso_covered"] = float(covered)
     if covered < 0.5:
         raise PersonImageError(_no_person("the chest is not part of the person's silhouette"))

@@ -32,7 +32,8 @@ from .person import (
 
 BODY_WIDTH_PER_SHOULDER = 1.12  # garment body width / distance between the shoulder joints
 NECK_ABOVE_SHOULDERS = 0.22  # collar top sits this many shoulder widths above the shoulder line,
-NECK_BELOW_CHIN = 0.3  # ... but stays below the chin by this share of the chin's height above that line
+# ... but stays below the chin by this share of the chin's height above that line
+NECK_BELOW_CHIN = 0.3
 HEM_BELOW_HIPS = 0.10  # wanted hem position, as a share of the torso length below the hip line
 MIN_STRETCH, MAX_STRETCH = 0.85, 1.2  # vertical stretch allowed to reach the hips
 
@@ -104,7 +105,8 @@ class Part:
     person_points: np.ndarray  # (n, 2) in person pixels
     armhole: tuple[np.ndarray, np.ndarray] | None = None  # (shoulder, armpit) in garment pixels
     arm: Arm | None = None  # the arm a sleeve is laid along
-    cuff_reach: float = 0.0  # distance from the shoulder joint to the cuff along the arm, person pixels
+    # distance from the shoulder joint to the cuff along the arm, person pixels
+    cuff_reach: float = 0.0
 
     def sleeve_outline(self) -> np.ndarray:
         """A sleeve's outline on the person (polygon, person pixels): shoulder seam, along the arm's
@@ -116,8 +118,10 @@ class Part:
             first, second = second, first
         return np.concatenate([[seam_top], first, second[::-1], [armpit]])
 
-    def with_garment_scaled(self, factor: float) -> "Part":
-        armhole = None if self.armhole is None else (self.armhole[0] * factor, self.armhole[1] * factor)
+    def with_garment_scaled(self, factor: float) -> Part:
+        armhole = (
+            None if self.armhole is None else (self.armhole[0] * factor, self.armhole[1] * factor)
+        )
         return replace(self, garment_points=self.garment_points * factor, armhole=armhole)
 
 
@@ -132,11 +136,14 @@ class Placement:
     garment_scale: float  # person pixels per garment pixel
     arms: tuple[Arm, Arm] | None = None  # the person's right arm (image left), then the left
 
-    def with_garment_scaled(self, factor: float) -> "Placement":
+    def with_garment_scaled(self, factor: float) -> Placement:
         """The same placement for a garment photo resized by factor."""
-        return replace(self, body=self.body.with_garment_scaled(factor),
-                       sleeves=[s.with_garment_scaled(factor) for s in self.sleeves],
-                       garment_scale=self.garment_scale / factor)
+        return replace(
+            self,
+            body=self.body.with_garment_scaled(factor),
+            sleeves=[s.with_garment_scaled(factor) for s in self.sleeves],
+            garment_scale=self.garment_scale / factor,
+        )
 
     def box(self, width: int, height: int, margin: float) -> tuple[int, int, int, int]:
         every = np.concatenate([self.body.person_points] + [s.person_points for s in self.sleeves])
@@ -168,8 +175,12 @@ def place_garment(person: PersonAnalysis, garment: GarmentKeypoints) -> Placemen
     def on_body(p):
         return neck_base + linear @ (np.asarray(p, float) - garment.neck)
 
-    arms = (_measure_arm(person, RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST, -across, down, shoulder_width),
-            _measure_arm(person, LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST, across, down, shoulder_width))
+    arms = (
+        _measure_arm(
+            person, RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST, -across, down, shoulder_width
+        ),
+        _measure_arm(person, LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST, across, down, shoulder_width),
+    )
     torso = _Torso(shoulders_mid, across, down, shoulder_width)
     body_garment, body_person = _body_pairs(person, garment, on_body, torso, arms)
     body = Part(np.array(body_garment), np.array(body_person))
@@ -183,15 +194,35 @@ def place_garment(person: PersonAnalysis, garment: GarmentKeypoints) -> Placemen
     for shoulder, armpit, sleeve_end, arm, side in sides:
         if sleeve_end is None:
             continue
-        sleeves.append(_sleeve(shoulder, armpit, sleeve_end, arm, on_body(shoulder), armpits_on_person[side],
-                               scale, MIN_INNER_SEAM * shoulder_width, garment.body_width))
+        sleeves.append(
+            _sleeve(
+                shoulder,
+                armpit,
+                sleeve_end,
+                arm,
+                on_body(shoulder),
+                armpits_on_person[side],
+                scale,
+                MIN_INNER_SEAM * shoulder_width,
+                garment.body_width,
+            )
+        )
 
-    return Placement(body=body, sleeves=sleeves, shoulder_width=shoulder_width, down=down, across=across,
-                     neck_base=neck_base, garment_scale=scale, arms=arms)
+    return Placement(
+        body=body,
+        sleeves=sleeves,
+        shoulder_width=shoulder_width,
+        down=down,
+        across=across,
+        neck_base=neck_base,
+        garment_scale=scale,
+        arms=arms,
+    )
 
 
-def _collar_height(person: PersonAnalysis, shoulders_mid: np.ndarray, down: np.ndarray,
-                   shoulder_width: float) -> float:
+def _collar_height(
+    person: PersonAnalysis, shoulders_mid: np.ndarray, down: np.ndarray, shoulder_width: float
+) -> float:
     """How far above the shoulder line the collar sits: the base of the neck.
 
     A fixed share of the shoulder width fits an upright head; when the chin is low (head
@@ -203,8 +234,15 @@ def _collar_height(person: PersonAnalysis, shoulders_mid: np.ndarray, down: np.n
     return max(0.0, min(NECK_ABOVE_SHOULDERS * shoulder_width, (1 - NECK_BELOW_CHIN) * chin_height))
 
 
-def _measure_arm(person: PersonAnalysis, shoulder_index: int, elbow_index: int, wrist_index: int,
-                 outward: np.ndarray, down: np.ndarray, shoulder_width: float) -> Arm:
+def _measure_arm(
+    person: PersonAnalysis,
+    shoulder_index: int,
+    elbow_index: int,
+    wrist_index: int,
+    outward: np.ndarray,
+    down: np.ndarray,
+    shoulder_width: float,
+) -> Arm:
     """The arm's joints, and its half width measured on the mask on the side away from the body.
 
     Only the outer side is measured: on the inner side an arm resting against the torso
@@ -213,11 +251,17 @@ def _measure_arm(person: PersonAnalysis, shoulder_index: int, elbow_index: int, 
     shoulder = person.points[shoulder_index]
     elbow = person.points[elbow_index]
     elbow_visibility = float(person.visibility[elbow_index])
-    if elbow_visibility < MIN_ELBOW_VISIBILITY or np.linalg.norm(elbow - shoulder) < 0.3 * shoulder_width:
+    if (
+        elbow_visibility < MIN_ELBOW_VISIBILITY
+        or np.linalg.norm(elbow - shoulder) < 0.3 * shoulder_width
+    ):
         elbow = shoulder + down * 0.8 * shoulder_width  # elbow unknown: assume the arm hangs down
     wrist = person.points[wrist_index]
     wrist_visibility = float(person.visibility[wrist_index])
-    if wrist_visibility < MIN_WRIST_VISIBILITY or np.linalg.norm(wrist - elbow) < 0.3 * shoulder_width:
+    if (
+        wrist_visibility < MIN_WRIST_VISIBILITY
+        or np.linalg.norm(wrist - elbow) < 0.3 * shoulder_width
+    ):
         wrist = elbow + (elbow - shoulder)  # forearm unknown: assume it carries on straight
     direction = unit(elbow - shoulder)
     side = np.array([-direction[1], direction[0]])
@@ -225,7 +269,9 @@ def _measure_arm(person: PersonAnalysis, shoulder_index: int, elbow_index: int, 
         side = -side
     upper = float(np.linalg.norm(elbow - shoulder))
     limit = MAX_ARM_HALF * shoulder_width
-    reaches = [person.silhouette_reach(shoulder + direction * upper * t, side, limit) for t in (0.35, 0.6)]
+    reaches = [
+        person.silhouette_reach(shoulder + direction * upper * t, side, limit) for t in (0.35, 0.6)
+    ]
     half_width = float(np.clip(np.median(reaches), MIN_ARM_HALF * shoulder_width, limit))
     return Arm(shoulder, elbow, wrist, half_width, elbow_visibility, wrist_visibility)
 
@@ -241,13 +287,22 @@ class _Torso:
 
 
 def _body_pairs(person, garment, on_body, torso: _Torso, arms):
-    """Control points of the garment's body: neckline and shoulders by the similarity, sides on the torso.
+    """Control points of the garment's body: neckline and shoulders by the similarity,
+    sides on the torso.
 
     Each side row also pins its centre, so horizontal lines of the garment (stripes, the
     hem) stay straight across the body while the sides move in or out.
     """
-    pairs = [(p, on_body(p)) for p in (garment.collar_left, garment.collar_right, garment.neck,
-                                       garment.shoulder_left, garment.shoulder_right)]
+    pairs = [
+        (p, on_body(p))
+        for p in (
+            garment.collar_left,
+            garment.collar_right,
+            garment.neck,
+            garment.shoulder_left,
+            garment.shoulder_right,
+        )
+    ]
     bottom = garment.hem[1]
     armpit_y = (garment.armpit_left[1] + garment.armpit_right[1]) / 2
     sides, centres = [], []
@@ -256,10 +311,14 @@ def _body_pairs(person, garment, on_body, torso: _Torso, arms):
         centre = on_body([garment.centre_x, y])
         if row == 0:
             depth = float(np.dot(centre - torso.shoulders_mid, torso.down))
-            centre = centre - torso.down * max(0.0, depth - ARMPIT_BELOW_SHOULDERS * torso.shoulder_width)
+            centre = centre - torso.down * max(
+                0.0, depth - ARMPIT_BELOW_SHOULDERS * torso.shoulder_width
+            )
         centres.append((np.array([garment.centre_x, y]), centre))
-        for seam, armpit, sign, arm in ((garment.body_left, garment.armpit_left, -1.0, arms[0]),
-                                        (garment.body_right, garment.armpit_right, +1.0, arms[1])):
+        for seam, armpit, sign, arm in (
+            (garment.body_left, garment.armpit_left, -1.0, arms[0]),
+            (garment.body_right, garment.armpit_right, +1.0, arms[1]),
+        ):
             on_garment = np.array([armpit[0], y]) if row == 0 else np.array([seam, y])
             half = _torso_half_width(person, centre, sign, arm, torso, row)
             sides.append((on_garment, centre + sign * torso.across * half))
@@ -268,9 +327,11 @@ def _body_pairs(person, garment, on_body, torso: _Torso, arms):
     return [g for g, _ in pairs], [p for _, p in pairs]
 
 
-def _torso_half_width(person: PersonAnalysis, centre: np.ndarray, sign: float, arm: Arm, torso: _Torso,
-                      row: int) -> float:
-    """Distance from the torso's centre line to its edge on one side (sign -1: image left), plus ease.
+def _torso_half_width(
+    person: PersonAnalysis, centre: np.ndarray, sign: float, arm: Arm, torso: _Torso, row: int
+) -> float:
+    """Distance from the torso's centre line to its edge on one side (sign -1: image
+    left), plus ease.
 
     Measured on the mask, but never past the inner edge of the arm on that side (an arm
     hanging against the body is one blob with the torso in the mask). Rows below the
@@ -289,17 +350,31 @@ def _torso_half_width(person: PersonAnalysis, centre: np.ndarray, sign: float, a
     if arm_offset is not None and arm_offset - arm.half_width < reach:
         reach = arm_offset - arm.half_width
         min_share = ARM_BOUND_TORSO_HALF[row]
-    return float(np.clip(reach * BODY_EASE, min_share * torso.shoulder_width, MAX_TORSO_HALF * torso.shoulder_width))
+    return float(
+        np.clip(
+            reach * BODY_EASE,
+            min_share * torso.shoulder_width,
+            MAX_TORSO_HALF * torso.shoulder_width,
+        )
+    )
 
 
-def _arm_offset_at(arm: Arm, probe: np.ndarray, outward: np.ndarray, down: np.ndarray) -> float | None:
+def _arm_offset_at(
+    arm: Arm, probe: np.ndarray, outward: np.ndarray, down: np.ndarray
+) -> float | None:
     """How far out from probe (along outward) the arm's centre line crosses the probe's row.
 
     The hand is taken to hang on below the wrist, so rows below it are limited too.
     """
-    path = [arm.shoulder, arm.elbow, arm.wrist, arm.wrist + down * np.linalg.norm(arm.wrist - arm.shoulder)]
+    path = [
+        arm.shoulder,
+        arm.elbow,
+        arm.wrist,
+        arm.wrist + down * np.linalg.norm(arm.wrist - arm.shoulder),
+    ]
     heights = [float(np.dot(p - probe, down)) for p in path]
-    for a, b, ha, hb in zip(path, path[1:], heights, heights[1:]):
+    # Consecutive pairs: the shifted copies are one shorter, so zip stops early on purpose.
+    for a, b, ha, hb in zip(path, path[1:], heights, heights[1:], strict=False):
         if ha * hb <= 0 and ha != hb:
             crossing = a + (b - a) * (ha / (ha - hb))
             offset = float(np.dot(crossing - probe, outward))
@@ -307,8 +382,17 @@ def _arm_offset_at(arm: Arm, probe: np.ndarray, outward: np.ndarray, down: np.nd
     return None
 
 
-def _sleeve(shoulder, armpit, sleeve_end, arm: Arm, seam_top_on_person, armpit_on_person, scale,
-            min_inner_seam: float, body_width: float) -> Part:
+def _sleeve(
+    shoulder,
+    armpit,
+    sleeve_end,
+    arm: Arm,
+    seam_top_on_person,
+    armpit_on_person,
+    scale,
+    min_inner_seam: float,
+    body_width: float,
+) -> Part:
     """Control points of one sleeve laid along its upper arm.
 
     The armhole seam stays where the body puts it. Further out, the sleeve's centre line
@@ -328,13 +412,23 @@ def _sleeve(shoulder, armpit, sleeve_end, arm: Arm, seam_top_on_person, armpit_o
         shares = sorted({0.5 * arm.upper_length / reach, min(1.0, arm.upper_length / reach), 1.0})
     else:
         # The cuff must clear the armpit, or the sleeve would fold back on itself.
-        armpit_depth = float(np.dot(armpit_on_person - arm.shoulder, unit(arm.elbow - arm.shoulder)))
-        reach = float(np.clip(garment_reach, MIN_SHORT_SLEEVE_SHARE * arm.upper_length,
-                              MAX_SHORT_SLEEVE_SHARE * arm.upper_length))
+        armpit_depth = float(
+            np.dot(armpit_on_person - arm.shoulder, unit(arm.elbow - arm.shoulder))
+        )
+        reach = float(
+            np.clip(
+                garment_reach,
+                MIN_SHORT_SLEEVE_SHARE * arm.upper_length,
+                MAX_SHORT_SLEEVE_SHARE * arm.upper_length,
+            )
+        )
         reach = max(reach, armpit_depth + min_inner_seam)
         shares = [0.5, 1.0]
-    pairs = [(shoulder, seam_top_on_person), (armpit, armpit_on_person),
-             (root, (seam_top_on_person + armpit_on_person) / 2)]
+    pairs = [
+        (shoulder, seam_top_on_person),
+        (armpit, armpit_on_person),
+        (root, (seam_top_on_person + armpit_on_person) / 2),
+    ]
     for share in shares:
         centre_garment = root + share * (sleeve_end - root)
         centre_person = arm.point_at(share * reach)
@@ -344,7 +438,16 @@ def _sleeve(shoulder, armpit, sleeve_end, arm: Arm, seam_top_on_person, armpit_o
         garment_half = armhole * (0.5 + (CUFF_SHARE - 0.5) * share)
         person_half = arm.half_width * SLEEVE_EASE
         for side in (-1.0, 0.0, 1.0):
-            pairs.append((centre_garment + side * garment_half * across_sleeve,
-                          centre_person + side * person_half * person_across))
-    return Part(np.array([g for g, _ in pairs]), np.array([p for _, p in pairs]),
-                armhole=(shoulder, armpit), arm=arm, cuff_reach=reach)
+            pairs.append(
+                (
+                    centre_garment + side * garment_half * across_sleeve,
+                    centre_person + side * person_half * person_across,
+                )
+            )
+    return Part(
+        np.array([g for g, _ in pairs]),
+        np.array([p for _, p in pairs]),
+        armhole=(shoulder, armpit),
+        arm=arm,
+        cuff_reach=reach,
+    )

@@ -83,7 +83,8 @@ class Provider(ABC):
         """What is missing or wrong in this provider's configuration ([] when ready)."""
         return []
 
-    def warm_up(self):
+    # An optional hook, not an abstract method: most providers have nothing to load.
+    def warm_up(self):  # noqa: B027
         """Load what the first job would otherwise wait for (called at worker start)."""
 
     @abstractmethod

@@ -44,13 +44,17 @@ class LocalProvider(Provider):
         try:
             result = self._engine.try_on(person, garment, category=category)
         except PersonImageError as exc:
-            raise ProviderError(errors.INVALID_PERSON_IMAGE, exc.reason, step="analyse_person")
+            raise ProviderError(errors.INVALID_PERSON_IMAGE, exc.reason,
+                                step="analyse_person") from exc
         except GarmentImageError as exc:
-            raise ProviderError(errors.INVALID_GARMENT_IMAGE, exc.reason, step="analyse_garment")
+            raise ProviderError(errors.INVALID_GARMENT_IMAGE, exc.reason,
+                                step="analyse_garment") from exc
         except UnsupportedCategoryError as exc:
-            raise ProviderError(errors.VALIDATION_FAILED, exc.reason, step="validate_options")
+            raise ProviderError(errors.VALIDATION_FAILED, exc.reason,
+                                step="validate_options") from exc
         except ModelsMissingError as exc:
-            raise ProviderError(errors.CONSUMER_CONFIG_ERROR, exc.reason, step="load_models")
+            raise ProviderError(errors.CONSUMER_CONFIG_ERROR, exc.reason,
+                                step="load_models") from exc
         ok, encoded = cv2.imencode(".png", result.image, [cv2.IMWRITE_PNG_COMPRESSION, 3])
         if not ok:
             raise ProviderError(errors.GENERATION_FAILED, "Could not encode the result image.")

@@ -110,8 +110,9 @@ def _prediction_error(status, message):
         code = errors.INVALID_GARMENT_IMAGE
     else:
         code = errors.GENERATION_FAILED
-    return ProviderError(code, f"The Replicate prediction ended as {status}: {message}".rstrip(": "),
-                         provider_error=status, provider_message=message, step="generate")
+    summary = f"The Replicate prediction ended as {status}: {message}".rstrip(": ")
+    return ProviderError(code, summary, provider_error=status, provider_message=message,
+                         step="generate")
 
 
 def _describe_api_error(response, step):

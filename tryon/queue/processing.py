@@ -104,7 +104,8 @@ class JobRunner:
         try:
             provider = self.providers.get(job.provider)
         except UnknownProvider as exc:
-            raise JobFailure(errors.INVALID_SERVICE_PROVIDER, str(exc), step="select_provider")
+            raise JobFailure(errors.INVALID_SERVICE_PROVIDER, str(exc),
+                             step="select_provider") from exc
         problems = provider.configuration_problems()
         if problems:
             raise JobFailure(errors.CONSUMER_CONFIG_ERROR,
@@ -143,11 +144,11 @@ class JobRunner:
         except StorageError as exc:
             raise JobFailure(errors.R2_FETCH_FAILED,
                              f"The stored {label} image could not be read back ({exc}).",
-                             step="load_inputs")
+                             step="load_inputs") from exc
         except (OSError, ValueError) as exc:
             raise JobFailure(errors.QUEUE_INVALID_INPUT_DATA,
                              f"The stored {label} image is not a readable image ({exc}).",
-                             step="load_inputs")
+                             step="load_inputs") from exc
         return InputImage(data=data, mime=mime, width=width, height=height,
                           url=self._public_url(key))
 
@@ -164,12 +165,13 @@ class JobRunner:
         try:
             return provider.generate(request, context)
         except ProviderError as exc:
-            raise JobFailure(exc.error_code, exc.message, step=exc.step, details=exc.details())
+            raise JobFailure(exc.error_code, exc.message, step=exc.step,
+                             details=exc.details()) from exc
         except Exception as exc:
             log.exception("provider %s crashed on job %s", provider.name, request.job_id)
             raise JobFailure(errors.GENERATION_FAILED,
                              f"The {provider.name} provider failed unexpectedly "
-                             f"({type(exc).__name__}).", step="generate")
+                             f"({type(exc).__name__}).", step="generate") from exc
 
     def _store_result(self, conn, job, lease, provider_name, generated, generation_ms):
         image_format, width, height = _check_result_image(
@@ -179,7 +181,7 @@ class JobRunner:
             staged = self.store.stage(generated.image, near=key)
         except StorageError as exc:
             raise JobFailure(errors.STORAGE_FAILED, f"The result could not be saved ({exc}).",
-                             step="store_result")
+                             step="store_result") from exc
         result = {
             "objectKey": key,
             "provider": provider_name,
@@ -190,11 +192,12 @@ class JobRunner:
             **generated.metadata,
         }
         try:
-            if not jobs.complete(conn, lease, key, result, before_commit=lambda: staged.commit(key)):
+            if not jobs.complete(conn, lease, key, result,
+                                 before_commit=lambda: staged.commit(key)):
                 staged.discard()  # another attempt owns the job now; its result stands
         except StorageError as exc:
             raise JobFailure(errors.STORAGE_FAILED, f"The result could not be saved ({exc}).",
-                             step="store_result")
+                             step="store_result") from exc
 
 
 def _check_result_image(data, max_pixels):

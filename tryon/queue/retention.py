@@ -4,7 +4,7 @@ People's photos are personal data; the job records stay (with their ledger rows)
 their status says that the images were deleted.
 """
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tryon.queue import jobs
 
@@ -20,7 +20,7 @@ class RetentionSweeper:
         """Delete what is past retention; return the number of jobs swept."""
         if not self._retention_days:
             return 0
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         cutoff = (now - timedelta(days=self._retention_days)).isoformat(timespec="milliseconds")
         swept = 0
         for job in jobs.jobs_past_retention(conn, cutoff.replace("+00:00", "Z")):

@@ -1,7 +1,8 @@
 """Signed webhooks: when a job with a webhook_url finishes, POST its status document there.
 
 A delivery row is written in the same transaction that finishes the job (jobs.py does it,
-so this module depends on the queue and not the other way round), so it survives a crash; the sender retries with back-off (TRYON_WEBHOOK_RETRY_SECONDS) until a 2xx answer or
+so this module depends on the queue and not the other way round), so it survives a crash;
+the sender retries with back-off (TRYON_WEBHOOK_RETRY_SECONDS) until a 2xx answer or
 the schedule runs out, recording each attempt. Each POST carries
 
     Tryon-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the user's secret>

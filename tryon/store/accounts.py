@@ -131,7 +131,8 @@ def use_key(conn, row):
 
 def _touch_key(conn, row):
     now = utcnow()
-    if row["last_used_at"] and _seconds_between(row["last_used_at"], now) < LAST_USED_RESOLUTION_SECONDS:
+    if (row["last_used_at"]
+            and _seconds_between(row["last_used_at"], now) < LAST_USED_RESOLUTION_SECONDS):
         return
     conn.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (now, row["id"]))
 

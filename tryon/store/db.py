@@ -1,7 +1,8 @@
 """SQLite access: connections, transactions and numbered migrations.
 
 Request threads keep one connection each (ThreadConnections; tryon/web/database.py hands
-it to a request); worker threads open their own with `connect`. Writes go through `transaction()`, which starts with BEGIN IMMEDIATE so
+it to a request); worker threads open their own with `connect`. Writes go through
+`transaction()`, which starts with BEGIN IMMEDIATE so
 that two writers never deadlock half-way through: the second waits (busy timeout) at BEGIN.
 The API reads keys and jobs through a RowMemo, which SQLite's own counters keep current.
 """
@@ -9,7 +10,7 @@ import fcntl
 import sqlite3
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 
 BUSY_TIMEOUT_SECONDS = 30
@@ -111,7 +112,7 @@ def transaction(conn):
 
 def utcnow():
     """Now as an ISO 8601 UTC timestamp with milliseconds, e.g. 2026-11-23T19:25:25.123Z."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_utc(iso_timestamp):

@@ -77,7 +77,8 @@ class Metrics:
                  "# TYPE tryon_job_duration_seconds histogram"]
         for (provider, outcome), counts in sorted(self._durations.items()):
             labels = f'provider="{_escape(provider)}",outcome="{outcome}"'
-            for bound, count in zip(JOB_DURATION_BUCKETS, counts):
+            # counts has one more entry than the bounds: the +Inf bucket, written below.
+            for bound, count in zip(JOB_DURATION_BUCKETS, counts, strict=False):
                 lines.append(f'tryon_job_duration_seconds_bucket{{{labels},le="{bound}"}} {count}')
             lines.append(f'tryon_job_duration_seconds_bucket{{{labels},le="+Inf"}} {counts[-1]}')
             lines.append(f"tryon_job_duration_seconds_sum{{{labels}}} "

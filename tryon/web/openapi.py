@@ -246,8 +246,10 @@ def _schemas():
         },
         "Error": {
             "type": "object", "required": ["error", "errorCode"],
-            "properties": {"error": {"type": "string"},
-                           "errorCode": {"type": "string",
-                                         "examples": sorted(set(errors.HTTP_ERROR_CODES.values()))}},
+            "properties": {
+                "error": {"type": "string"},
+                "errorCode": {"type": "string",
+                              "examples": sorted(set(errors.HTTP_ERROR_CODES.values()))},
+            },
         },
     }
