@@ -1,0 +1,79 @@
+"""`python -m tryon.modelserver`: parse the settings, build the model server, serve HTTP
+until SIGTERM/SIGINT (a clean stop: the running job finishes first) or a fatal error (the
+model could not be made ready, or the GPU broke), which exits non-zero so that systemd
+restarts the process."""
+import logging
+import os
+import signal
+import sys
+import threading
+from functools import partial
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from .app import create_app
+from .models import MODEL_NAMES, model_spec
+from .server import ModelServer
+from .settings import parse_settings
+
+log = logging.getLogger("tryon.modelserver")
+EXIT_FATAL = 3
+STOP_WAIT_SECONDS = 120
+ENGINE_MODELS = Path(__file__).resolve().parent.parent / "engine" / "models"
+
+
+def main(argv=None):
+    settings = parse_settings(argv, MODEL_NAMES)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s "
+                        "%(message)s")
+    spec = model_spec(settings.model)
+    fatal = []
+
+    def on_fatal(message):
+        fatal.append(message)
+        threading.Thread(target=http.shutdown, name="shutdown", daemon=True).start()
+
+    server = ModelServer(settings, spec, fetch=_fetcher(settings), place=_placer(settings),
+                         on_fatal=on_fatal, face_keeper=_face_keeper(settings, spec))
+    http = make_server(settings.host, settings.port, create_app(server), threaded=True)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: threading.Thread(target=http.shutdown,
+                                                          daemon=True).start())
+    host, port = http.server_address[:2]
+    log.info("model server for %s listening on http://%s:%d%s", spec.name, host, port,
+             " (a tiny random model: its pictures are noise)" if spec.noise else "")
+    server.start()
+    try:
+        http.serve_forever()
+    finally:
+        http.server_close()
+    if fatal:
+        log.error("stopping: %s", fatal[0])
+        logging.shutdown()
+        os._exit(EXIT_FATAL)    # a wedged device thread must not keep the process alive
+    server.stop(timeout=STOP_WAIT_SECONDS)
+    return 0
+
+
+def _fetcher(settings):
+    from .weights import fetch_weights
+    return lambda spec, progress: fetch_weights(
+        spec, model_path=settings.model_path, cache_dir=settings.cache_dir,
+        offline=settings.offline, progress=progress)
+
+
+def _placer(settings):
+    from .devices import choose_placement
+    return partial(choose_placement, device=settings.device, offload=settings.offload)
+
+
+def _face_keeper(settings, spec):
+    if settings.keep_face == "off" or (settings.keep_face == "auto" and spec.noise):
+        return None
+    from .faces import FaceKeeper
+    return FaceKeeper(models_dir=ENGINE_MODELS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
