@@ -305,3 +305,20 @@ def test_expired_results_and_jobs_are_forgotten(client, server):
     assert not list(server.results.folder.glob("*.png"))
     assert client.get(f"/v1/tryon/{job_id}", headers=AUTH).status_code == 404
     assert submit(client).status_code == 202                 # the key is free again
+
+
+def test_a_full_queue_refuses_before_fetching_any_image(make_server):
+    server = make_server(max_queue=1, url_allow="127.0.0.1")
+    client = create_app(server).test_client()
+    server.spec.loaded.release.clear()
+    submit(client, key="a")
+    assert server.spec.loaded.started.acquire(timeout=10)
+    submit(client, key="b")
+    images = LocalHttpServer().start()
+    try:
+        images.add("/person.jpg", jpeg_bytes())
+        refused = submit(client, body(person=f"{images.url}/person.jpg"), key="c")
+        assert refused.status_code == 429
+        assert images.hits["/person.jpg"] == 0
+    finally:
+        images.stop()
