@@ -104,6 +104,10 @@ def test_the_seam_is_soft_and_stops_above_the_neck(keeper, name):
     share[~usable] = np.nan
     x, y, w, h = box
     assert np.nanmin(share[face_core(box)]) > 0.97
+    # Down the middle of the face, forehead (just above the brows, at the box's top) to chin,
+    # the pixels are the person's (a narrow strip: the seated man's head is tilted).
+    centre_strip = slice(x + w // 2 - 2, x + w // 2 + 3)
+    assert np.nanmin(share[y + h // 20 : y + 85 * h // 100, centre_strip]) > 0.95
     rows = share[y - h // 2 : y + 3 * h // 2, x - w // 2 : x + 3 * w // 2]
     steps = np.concatenate([np.diff(rows, axis=0).ravel(), np.diff(rows, axis=1).ravel()])
     assert np.nanmax(np.abs(steps)) < 0.15  # a hard-edged mask would step by 1
@@ -123,6 +127,22 @@ def test_a_result_whose_head_moved_is_left_unchanged(keeper, dx, dy):
     out, info = keep(keeper, result, person)
 
     assert info["kept"] is False and info["reason"] == "not_aligned"
+    assert np.array_equal(out, result)
+
+
+@pytest.mark.parametrize("result_kind", ["noise", "flat colour"])
+def test_a_result_with_no_face_where_the_persons_was_is_left_unchanged(keeper, result_kind):
+    # What the tiny-random model returns, or a model that lost the person altogether.
+    person = photo("seated-man-white-tee.webp")
+    if result_kind == "noise":
+        result = np.random.default_rng(3).integers(0, 256, person.shape, dtype=np.uint8)
+    else:
+        result = np.full_like(person, 128)
+
+    out, info = keep(keeper, result, person)
+
+    assert info["kept"] is False and info["reason"] == "not_aligned"
+    assert "no face in the result" in info["message"]
     assert np.array_equal(out, result)
 
 

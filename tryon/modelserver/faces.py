@@ -34,6 +34,7 @@ from tryon.engine.networks import Face, FaceDetector
 MIN_FACE_SCORE = 0.75
 WEAK_FACE_SCORE = 0.5  # the detector's floor: enough to look again closer
 REFINE_CROP = 3.0  # a face re-detected in a crop this many face widths wide fills ~1/3 of it
+MIN_CROP = 16  # pixels: a crop smaller than this holds no face worth keeping
 SAME_FACE_DISTANCE = 0.5  # centres closer than this many widths are one face seen twice
 # The result's face is "at the same place" when its centre is within this many widths of the
 # person's and its width within these ratios; the phase correlation then measures the shift.
@@ -129,8 +130,7 @@ class FaceKeeper:
 
     def _refine(self, rgb: np.ndarray, rough: Face) -> FaceInPhoto | None:
         """The face nearest the rough one, detected again in a crop around it."""
-        x0, y0, crop = _crop_around(rgb, rough.centre, REFINE_CROP * rough.width)
-        found = [_moved(face, x0, y0) for face in self._detector.run(crop, WEAK_FACE_SCORE)]
+        found = self._detect_around(rgb, rough.centre, REFINE_CROP * rough.width)
         if not found:
             return None
         nearest = min(found, key=lambda face: np.linalg.norm(face.centre - rough.centre))
@@ -138,14 +138,20 @@ class FaceKeeper:
             return None
         return _to_face_in_photo(nearest)
 
+    def _detect_around(self, rgb: np.ndarray, centre: np.ndarray, side: float) -> list[Face]:
+        """Faces in a square crop around `centre`, in the whole picture's pixels."""
+        x0, y0, crop = _crop_around(rgb, centre, side)
+        if min(crop.shape[:2]) < MIN_CROP:
+            return []
+        return [_moved(face, x0, y0) for face in self._detector.run(crop, WEAK_FACE_SCORE)]
+
     def _measure_shift(
         self, person_rgb: np.ndarray, result_rgb: np.ndarray, face: FaceInPhoto
     ) -> tuple[np.ndarray, str | None]:
         """How far the head moved from the person photo to the result (pixels), or why the
         two cannot be lined up."""
-        x0, y0, crop = _crop_around(result_rgb, face.centre, REFINE_CROP * face.width)
-        found = [_moved(f, x0, y0) for f in self._detector.run(crop, WEAK_FACE_SCORE)]
-        nearby = [_to_face_in_photo(f) for f in found if _same_place(face, _to_face_in_photo(f))]
+        found = self._detect_around(result_rgb, face.centre, REFINE_CROP * face.width)
+        nearby = [f for f in map(_to_face_in_photo, found) if _same_place(face, f)]
         if not nearby:
             return np.zeros(2), "no face in the result where the person's face is"
         shift = _phase_shift(person_rgb, result_rgb, face)
