@@ -12,7 +12,7 @@ as the model made it. It also leaves the result alone when the person photo has 
 several. Every decision is returned in `info`, so the caller can log it.
 
 It uses the local engine's BlazeFace detector (tryon/engine/models/), run by OpenCV: no torch,
-about 15 ms for a 1 MP picture on a laptop-class CPU core (40 ms when the face is small).
+about 15 ms for a 1 MP picture on the shared 2-core build machine (40 ms for a small face).
 """
 
 from __future__ import annotations
