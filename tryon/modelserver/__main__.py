@@ -8,7 +8,6 @@ import signal
 import sys
 import threading
 from functools import partial
-from pathlib import Path
 
 from werkzeug.serving import make_server
 
@@ -20,7 +19,6 @@ from .settings import parse_settings
 log = logging.getLogger("tryon.modelserver")
 EXIT_FATAL = 3
 STOP_WAIT_SECONDS = 120
-ENGINE_MODELS = Path(__file__).resolve().parent.parent / "engine" / "models"
 
 
 def main(argv=None):
@@ -71,8 +69,10 @@ def _placer(settings):
 def _face_keeper(settings, spec):
     if settings.keep_face == "off" or (settings.keep_face == "auto" and spec.noise):
         return None
+    from tryon.engine.models import DEFAULT_MODELS_DIR
+
     from .faces import FaceKeeper
-    return FaceKeeper(models_dir=ENGINE_MODELS)
+    return FaceKeeper(DEFAULT_MODELS_DIR)
 
 
 if __name__ == "__main__":
