@@ -1,0 +1,157 @@
+"""The model server's own cost per job: HTTP, the queue, decoding the inputs, scaling and
+encoding the result, measured against bare pipeline calls of the same tiny random model in the
+same run (`tiny-random`: the real Flux2KleinPipeline with tiny weights, on this CPU).
+
+    .venv/bin/python bench/bench_modelserver.py [--jobs 12] [--size 512x640]
+
+- Latency: one job at a time through `python -m tryon.modelserver` (submit, poll every 5 ms,
+  download the PNG) against one bare `generate()` call; overhead = the difference of the
+  medians. Target: p50 overhead <= 30 ms.
+- Throughput: all jobs submitted at once, until the last result is downloaded, against the
+  same number of back-to-back bare calls. Target: >= 0.95.
+The bare calls run in this process and the server in another, one after the other, each with
+torch's default threads; the client's polling shares the CPU with the server.
+"""
+import argparse
+import base64
+import io
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import requests  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+from bench.service import free_port  # noqa: E402
+from tryon.modelserver.models import model_spec  # noqa: E402
+from tryon.modelserver.models.base import Placement, TryOnInput  # noqa: E402
+
+POLL_SECONDS = 0.005
+
+
+def photo(size, colour):
+    image = Image.new("RGB", size, colour)
+    ImageDraw.Draw(image).ellipse((size[0] // 4, size[1] // 8, size[0] * 3 // 4, size[1] // 2),
+                                  fill=(250, 220, 190))
+    return image
+
+
+def jpeg_uri(image):
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=92)
+    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def bare_calls(person, garment, jobs):
+    model = model_spec("tiny-random").load(None, Placement("cpu", "float32", "none"))
+    model.warm_up()
+    model.generate(TryOnInput(person=person, garment=garment, seed=0))   # first full size
+    latencies = []
+    started = time.perf_counter()
+    for seed in range(jobs):
+        began = time.perf_counter()
+        model.generate(TryOnInput(person=person, garment=garment, seed=seed))
+        latencies.append(time.perf_counter() - began)
+    return latencies, time.perf_counter() - started
+
+
+class Server:
+    def __init__(self, folder, jobs):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TRYON_MODELSERVER_")}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tryon.modelserver", "--model", "tiny-random",
+             "--bind", f"127.0.0.1:{self.port}", "--max-queue", str(jobs),
+             "--results-dir", str(Path(folder) / "results")],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 180
+        while not self._ready():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("the model server did not get ready")
+            time.sleep(0.1)
+        self.session = requests.Session()
+
+    def _ready(self):
+        try:
+            return requests.get(self.url + "/readyz", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def submit(self, body, key):
+        answer = self.session.post(self.url + "/v1/tryon", json=body, timeout=60,
+                                   headers={"Idempotency-Key": key})
+        answer.raise_for_status()
+        return answer.json()["id"]
+
+    def result(self, job_id, session=None):
+        session = session or self.session
+        while True:
+            state = session.get(f"{self.url}/v1/tryon/{job_id}", timeout=60).json()
+            if state["status"] == "completed":
+                return session.get(state["output"]["image_url"], timeout=60).content
+            if state["status"] == "failed":
+                raise RuntimeError(state["error"])
+            time.sleep(POLL_SECONDS)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(60)
+
+
+def through_server(server, person, garment, jobs):
+    body = {"person_image": jpeg_uri(person), "garment_image": jpeg_uri(garment)}
+    server.result(server.submit({**body, "options": {"seed": 0}}, "warm"))
+    latencies = []
+    for seed in range(jobs):
+        began = time.perf_counter()
+        server.result(server.submit({**body, "options": {"seed": seed}}, f"one-{seed}"))
+        latencies.append(time.perf_counter() - began)
+    started = time.perf_counter()
+    ids = [server.submit({**body, "options": {"seed": seed}}, f"burst-{seed}")
+           for seed in range(jobs)]
+    threads = [threading.Thread(target=server.result, args=(job_id, requests.Session()))
+               for job_id in ids]
+    [thread.start() for thread in threads]
+    [thread.join() for thread in threads]
+    return latencies, time.perf_counter() - started
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=12)
+    parser.add_argument("--size", default="512x640", help="person photo WIDTHxHEIGHT")
+    args = parser.parse_args()
+    width, height = (int(part) for part in args.size.split("x"))
+    person, garment = photo((width, height), (200, 120, 80)), photo((400, 400), (20, 60, 200))
+
+    bare, bare_total = bare_calls(person, garment, args.jobs)
+    with tempfile.TemporaryDirectory() as folder:
+        server = Server(folder, args.jobs)
+        try:
+            served, served_total = through_server(server, person, garment, args.jobs)
+        finally:
+            server.stop()
+
+    bare_p50, served_p50 = statistics.median(bare), statistics.median(served)
+    overhead_ms = (served_p50 - bare_p50) * 1000
+    ratio = (args.jobs / served_total) / (args.jobs / bare_total)
+    print(f"tiny-random, person {width}x{height}, {args.jobs} jobs, {os.cpu_count()} CPUs")
+    print("| | bare pipeline calls (baseline) | through the model server | |")
+    print("|---|---|---|---|")
+    print(f"| p50 per job | {bare_p50 * 1000:.0f} ms | {served_p50 * 1000:.0f} ms | "
+          f"overhead {overhead_ms:.0f} ms (target <= 30) |")
+    print(f"| throughput | {args.jobs / bare_total:.2f} jobs/s | "
+          f"{args.jobs / served_total:.2f} jobs/s | ratio {ratio:.2f} (target >= 0.95) |")
+
+
+if __name__ == "__main__":
+    main()
