@@ -2,6 +2,7 @@
 against a fake Hub on 127.0.0.1 (tests/modelserver/fake_hub.py): the pinned revision lands in
 the cache with honest progress, the cache then serves offline, and every way of not getting
 the weights is a WeightsUnavailable that names the fix."""
+import itertools
 import json
 import logging
 import socket
@@ -12,7 +13,12 @@ import pytest
 
 from tests.modelserver.fake_hub import FakeHub
 from tryon.modelserver.models.base import ModelSpec
-from tryon.modelserver.weights import WeightsUnavailable, cached_repo_folder, fetch_weights
+from tryon.modelserver.weights import (
+    WeightsUnavailable,
+    _ByteProgress,
+    cached_repo_folder,
+    fetch_weights,
+)
 
 REPO_ID = "acme/tiny-pipeline"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -55,6 +61,15 @@ class Progress:
         with self._changed:
             if not self._changed.wait_for(lambda: any(map(predicate, self.values)), timeout_s):
                 raise AssertionError(f"no progress value matched; saw {self.values}")
+
+
+@pytest.fixture(autouse=True)
+def hub_client_online(monkeypatch):
+    """The tests talk to a fake Hub on 127.0.0.1: an HF_HUB_OFFLINE=1 in the developer's
+    environment (read once, as huggingface_hub loads) must not switch its client off."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
 
 
 @pytest.fixture
@@ -109,6 +124,12 @@ def test_downloads_the_pinned_revision_with_monotonic_progress(hub, repo_folder,
     assert resolved == {COMMIT}
     assert progress.values == sorted(progress.values)
     assert progress.values[-1] == 1.0
+    # The files are smaller than huggingface_hub's 10 MB read chunk, so each value is the
+    # share of whole files done: bytes counted once, not once per internal counter.
+    sizes = [len((repo_folder / name).read_bytes()) for name in WANTED]
+    whole_files = {sum(subset) / sum(sizes) for subset in itertools.chain.from_iterable(
+        itertools.combinations(sizes, count) for count in range(len(sizes) + 1))}
+    assert set(progress.values) <= whole_files
     assert len(hub.file_downloads()) == len(WANTED)
 
 
@@ -249,3 +270,20 @@ def test_progress_lines_in_the_log_are_throttled(hub, cache_dir, caplog):
                       if record.getMessage().startswith("weights:")]
     assert progress_lines == ["weights: 0% (acme/tiny-pipeline: 0 B of 307.2 KB)",
                               "weights: 100% (weights ready)"]
+
+
+def test_progress_never_goes_back_when_a_retry_rolls_bytes_back():
+    # huggingface_hub's http_get rolls a bar back (update(-n)) when a resumed download has
+    # to start over; files here are too small to reach that path through the fake Hub.
+    progress = Progress()
+    reporter = _ByteProgress(report=progress, log_interval_s=60)
+    reporter.expect(total_bytes=100)
+    bar = object()
+    reporter.start_repo("acme/tiny", cached_bytes=0)
+    reporter.count(bar, 60)
+    reporter.count(bar, -60)
+    reporter.count(bar, 30)
+    reporter.count(bar, 40)
+    reporter.end_repo(downloaded_bytes=100)
+    reporter.finish()
+    assert progress.values == [0.0, 0.6, 0.7, 1.0]

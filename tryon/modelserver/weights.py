@@ -77,8 +77,15 @@ def fetch_weights(spec, *, model_path=None, cache_dir=None, endpoint=None, offli
         return None
     from huggingface_hub import constants
 
-    offline = offline or constants.is_offline_mode()
     repos = repos_of(spec)
+    folders = _fetch_repos(repos, cache_dir, endpoint, offline or constants.is_offline_mode(),
+                           _ByteProgress(progress, log_interval_s), timeout_s)
+    return _require_model_index(folders[repos[0]], repos[0])
+
+
+def _fetch_repos(repos, cache_dir, endpoint, offline, reporter, timeout_s):
+    """{repo: its snapshot folder}: from the cache where a pinned commit is complete there,
+    else from the Hub (or, when the Hub is down, from a cached branch)."""
     folders = {repo: _pinned_folder_in_cache(repo, cache_dir) for repo in repos}
     missing = [repo for repo in repos if folders[repo] is None]
     if missing and offline:
@@ -90,11 +97,11 @@ def fetch_weights(spec, *, model_path=None, cache_dir=None, endpoint=None, offli
             folders[repo] = folder
         else:
             plans.append(plan)
-    reporter = _ByteProgress(sum(plan.total_bytes for plan in plans), progress, log_interval_s)
+    reporter.expect(sum(plan.total_bytes for plan in plans))
     for plan in plans:
         folders[plan.repo] = _download(plan, reporter, cache_dir, endpoint, timeout_s)
     reporter.finish()
-    return _require_model_index(folders[repos[0]], repos[0])
+    return folders
 
 
 def repos_of(spec):
@@ -167,7 +174,7 @@ def _plan_or_cached_folder(repo, cache_dir, endpoint, timeout_s):
     try:
         return _plan(repo, cache_dir, endpoint, timeout_s), None
     except WeightsUnavailable as unreachable:
-        if not isinstance(unreachable.__cause__, _network_errors()):
+        if not _is_unreachable(unreachable.__cause__):
             raise
         folder = _folder_in_cache(repo, cache_dir)
         if folder is None:
@@ -196,9 +203,8 @@ def _plan(repo, cache_dir, endpoint, timeout_s):
         raise WeightsUnavailable(
             f"{repo.repo_id} was not found on {hub}, or needs a token: accept its licence on "
             "the Hub and set HF_TOKEN") from error
-    except _network_errors() as error:
-        reason = f"the Hub at {hub} could not be reached ({type(error).__name__}: {error})"
-        raise WeightsUnavailable(_how_to_fix(repo, cache_dir, reason)) from error
+    except _hub_errors() as error:
+        raise WeightsUnavailable(_how_to_fix(repo, cache_dir, _hub_failure(hub, error))) from error
     sizes = {sibling.rfilename: sibling.size or 0 for sibling in info.siblings or []}
     wanted = filter_repo_objects(sizes, allow_patterns=_as_list(repo.allow_patterns))
     file_sizes = {name: sizes[name] for name in wanted}
@@ -207,13 +213,38 @@ def _plan(repo, cache_dir, endpoint, timeout_s):
     return _RepoPlan(repo, info.sha, file_sizes, cached)
 
 
-def _network_errors():
-    """What the Hub's client raises when the Hub is not there: no connection, a timeout,
-    offline mode, or a server error (5xx)."""
+def _hub_errors():
+    """What the Hub's client raises when a request fails: no connection, a timeout, offline
+    mode, or an HTTP error answer."""
     import httpx2
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     return (httpx2.TransportError, OfflineModeIsEnabled, HfHubHTTPError)
+
+
+def _is_unreachable(error):
+    """True for the failures a cached copy may stand in for: the Hub is not there (no
+    connection, a timeout, offline mode) or is down (5xx); not for a refusal (4xx)."""
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    if isinstance(error, (httpx2.TransportError, OfflineModeIsEnabled)):
+        return True
+    response = getattr(error, "response", None)
+    if not isinstance(error, HfHubHTTPError) or response is None:
+        return False
+    return response.status_code >= 500
+
+
+def _hub_failure(hub, error):
+    """Why a request to the Hub failed, in words for the error message."""
+    import httpx2
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    described = f"{type(error).__name__}: {error}"
+    if isinstance(error, (httpx2.TransportError, OfflineModeIsEnabled)):
+        return f"the Hub at {hub} could not be reached ({described})"
+    return f"the Hub at {hub} answered with an error ({described})"
 
 
 def _download(plan, reporter, cache_dir, endpoint, timeout_s):
@@ -232,10 +263,10 @@ def _download(plan, reporter, cache_dir, endpoint, timeout_s):
             repo.repo_id, revision=repo.revision, allow_patterns=_as_list(repo.allow_patterns),
             cache_dir=cache_dir, endpoint=endpoint, etag_timeout=timeout_s,
             tqdm_class=_counting_bar_class(reporter))
-    except (LocalEntryNotFoundError, *_network_errors()) as error:
+    except (LocalEntryNotFoundError, *_hub_errors()) as error:
         reason = f"the download broke off ({type(error).__name__}: {error})"
         raise WeightsUnavailable(_how_to_fix(repo, cache_dir, reason)
-                                 + "; running again resumes it") from error
+                                 + "; running again keeps the files already fetched") from error
     reporter.end_repo(plan.missing_bytes)
     return Path(folder)
 
@@ -264,9 +295,9 @@ class _ByteProgress:
     """Bytes on disk over bytes wanted, for one fetch_weights call, reported to the caller
     and, at most every `log_interval_s`, to the log. Fed from the download threads."""
 
-    def __init__(self, total_bytes, report, log_interval_s, clock=time.monotonic):
+    def __init__(self, report, log_interval_s, clock=time.monotonic):
         self._lock = threading.Lock()
-        self._total = total_bytes
+        self._total = 0
         self._report = report
         self._log_interval_s = log_interval_s
         self._clock = clock
@@ -275,6 +306,11 @@ class _ByteProgress:
         self._fraction = 0.0
         self._repo_id = ""
         self._last_log = None
+
+    def expect(self, total_bytes):
+        """Set the bytes wanted, once they are known and before any is counted."""
+        with self._lock:
+            self._total = total_bytes
 
     def start_repo(self, repo_id, cached_bytes):
         with self._lock:
