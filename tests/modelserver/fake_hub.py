@@ -101,6 +101,8 @@ class FakeHub:
         """Serve `path` (an LFS-sized file) in chunks, `delay_s` apart; with
         hold_last_chunk, its last chunk waits until the Trickle's `release` is set. The
         Trickle's `held` is set once a download waits on that last chunk."""
+        if not self.files[path].is_lfs:
+            raise ValueError(f"{path} is served whole by resolve; only LFS-sized files trickle")
         trickle = Trickle(chunk_bytes, delay_s, threading.Event() if hold_last_chunk else None)
         self._trickles[path] = trickle
         return trickle
@@ -120,14 +122,16 @@ class FakeHub:
 
     # What the Hub answers, as (status, headers, body) -------------------------------
 
-    def answer(self, method, path, query):
+    def answer(self, path):
+        """(status, headers, body) for `path`, or None for a CDN path (the handler streams
+        those itself, with Range and trickling)."""
         repo_prefix = f"/api/models/{self.repo_id}/"
         if path.startswith(repo_prefix):
             return self._api(path[len(repo_prefix):])
         if path.startswith(f"/{self.repo_id}/resolve/"):
             return self._resolve(path[len(f"/{self.repo_id}/resolve/"):])
         if path.startswith("/cdn/"):
-            return None   # streamed by the handler, with Range and trickling
+            return None
         if path.startswith("/api/models/") or "/resolve/" in path:
             return _error(401, "RepoNotFound", "Repository not found")
         return _error(404, None, "Not found")
@@ -221,7 +225,7 @@ def _handler_class(hub):
             path = unquote(parts.path)
             hub.record(RecordedRequest(self.command, path, parse_qs(parts.query),
                                        self.headers.get("Range")))
-            answer = hub.answer(self.command, path, parts.query)
+            answer = hub.answer(path)
             if answer is None:
                 self._serve_cdn(path, send_body)
                 return

@@ -186,7 +186,7 @@ def _plan_or_cached_folder(repo, cache_dir, endpoint, timeout_s):
 
 def _plan(repo, cache_dir, endpoint, timeout_s):
     """Ask the Hub for the repository's files at our revision (one request, no retries, so
-    an unreachable Hub fails in `timeout_s` at most) and look up which are cached."""
+    an unreachable Hub fails within about `timeout_s`) and look up which are cached."""
     from huggingface_hub import HfApi, constants, try_to_load_from_cache
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
     from huggingface_hub.utils import filter_repo_objects
@@ -248,8 +248,8 @@ def _hub_failure(hub, error):
 
 
 def _download(plan, reporter, cache_dir, endpoint, timeout_s):
-    """Fetch the plan's missing files with snapshot_download (resuming partial ones) and
-    return its snapshot folder."""
+    """Fetch the plan's missing files with snapshot_download and return its snapshot
+    folder. Files cached before are kept; a file cut off mid-way starts again."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
