@@ -4,14 +4,20 @@ the garment as two reference pictures and a text instruction, a seed, and a pixe
 Each model module (flux2_klein, qwen_image_edit) subclasses EditingModel with its own
 pipeline call; the pictures, the prompt, the seed and the memory probe are done here once.
 """
+import math
 import secrets
 from abc import abstractmethod
 
 from PIL import Image
 
-from ..devices import pipeline_memory_bytes
-from .base import GenerationError, LoadedModel, generation_size
+from .. import devices  # the module, not its names: devices imports models.base
+from .base import SIZE_MULTIPLE, GenerationError, LoadedModel, generation_size
 from .prompts import tryon_prompt
+
+# FLUX.2's pipeline refuses a picture with a side under 64 px or longer than 8 times its
+# width: a small photo is scaled up to 64 (it costs nothing), a sliver is refused.
+MIN_REFERENCE_SIDE = 64
+MAX_ASPECT_RATIO = 8
 
 
 class EditingModel(LoadedModel):
@@ -51,7 +57,7 @@ class EditingModel(LoadedModel):
         return torch.Generator(self.placement.device).manual_seed(seed)
 
     def memory_bytes(self):
-        return pipeline_memory_bytes(self.pipeline, self.placement)
+        return devices.pipeline_memory_bytes(self.pipeline, self.placement)
 
 
 def prompt_for(tryon_input):
@@ -68,8 +74,28 @@ def reference_pictures(tryon_input, max_pixels):
     pixel budget with its own aspect ratio."""
     person = tryon_input.person.convert("RGB")
     garment = tryon_input.garment.convert("RGB")
-    return (resized(person, generation_size(*person.size, max_pixels=max_pixels)),
-            resized(garment, generation_size(*garment.size, max_pixels=max_pixels)))
+    return (resized(person, reference_size(person.size, max_pixels, "INVALID_PERSON_IMAGE")),
+            resized(garment, reference_size(garment.size, max_pixels, "INVALID_GARMENT_IMAGE")))
+
+
+def reference_size(size, max_pixels, error_code):
+    """generation_size(), but at least MIN_REFERENCE_SIDE a side; GenerationError with
+    `error_code` for a picture too narrow for the pipelines."""
+    width, height = size
+    if max(width / height, height / width) > MAX_ASPECT_RATIO:
+        raise GenerationError(error_code, f"a {width}x{height} picture is too narrow: at most "
+                              f"{MAX_ASPECT_RATIO} times as long as it is wide",
+                              name="AspectRatioError")
+    width, height = generation_size(width, height, max_pixels=max_pixels)
+    shorter = min(width, height)
+    if shorter < MIN_REFERENCE_SIDE:
+        scale = MIN_REFERENCE_SIDE / shorter
+        width, height = _multiple_above(width * scale), _multiple_above(height * scale)
+    return width, height
+
+
+def _multiple_above(length):
+    return math.ceil(round(length, 6) / SIZE_MULTIPLE) * SIZE_MULTIPLE
 
 
 def resized(picture, size):

@@ -7,7 +7,7 @@ The same LoadedModel runs the `tiny-random` model, which is this pipeline with t
 """
 from pathlib import Path
 
-from ..devices import apply_placement, torch_dtype
+from .. import devices
 from .base import MAX_GENERATION_PIXELS, ModelSpec
 from .editing import EditingModel
 
@@ -62,9 +62,9 @@ def load_flux2_klein_pipeline(weights_dir, placement):
     from diffusers import Flux2KleinPipeline
 
     pipeline = Flux2KleinPipeline.from_pretrained(
-        Path(weights_dir), dtype=torch_dtype(placement), local_files_only=True,
+        Path(weights_dir), dtype=devices.torch_dtype(placement), local_files_only=True,
     )
-    return apply_placement(pipeline, placement)
+    return devices.apply_placement(pipeline, placement)
 
 
 class Flux2Klein4BSpec(ModelSpec):

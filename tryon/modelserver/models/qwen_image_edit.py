@@ -10,7 +10,7 @@ classifier-free guidance, or, with `lightning_steps` 4 or 8, lightx2v's Lightnin
 import importlib.util
 from pathlib import Path
 
-from ..devices import apply_placement, torch_dtype
+from .. import devices
 from .base import MAX_GENERATION_PIXELS, ExtraDownload, ModelSpec
 from .editing import EditingModel
 
@@ -102,7 +102,7 @@ def load_qwen_pipeline(weights_dir, placement, lightning_dir=None, lightning_ste
     from diffusers import FlowMatchEulerDiscreteScheduler, QwenImageEditPlusPipeline
 
     pipeline = QwenImageEditPlusPipeline.from_pretrained(
-        Path(weights_dir), dtype=torch_dtype(placement), local_files_only=True,
+        Path(weights_dir), dtype=devices.torch_dtype(placement), local_files_only=True,
     )
     if lightning_steps:
         pipeline.scheduler = FlowMatchEulerDiscreteScheduler.from_config(LIGHTNING_SCHEDULER)
@@ -110,7 +110,7 @@ def load_qwen_pipeline(weights_dir, placement, lightning_dir=None, lightning_ste
             str(lightning_dir), weight_name=LIGHTNING_WEIGHTS[lightning_steps])
         # Fused into the transformer's weights, the LoRA costs nothing per step.
         pipeline.fuse_lora()
-    return apply_placement(pipeline, placement)
+    return devices.apply_placement(pipeline, placement)
 
 
 class QwenImageEditSpec(ModelSpec):

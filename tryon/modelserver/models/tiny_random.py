@@ -10,7 +10,7 @@ The text encoder has 27 layers (of 16 numbers each) because the pipeline reads t
 states of layers 9, 18 and 27, as it does for the real Qwen3-4B; so the tiny model needs no
 special call and `flux2-klein-4b`'s code runs unchanged on it.
 """
-from ..devices import apply_placement
+from .. import devices
 from .base import ModelSpec
 from .flux2_klein import Flux2KleinModel
 
@@ -123,5 +123,5 @@ class TinyRandomSpec(ModelSpec):
     full_gpu_bytes = 0
 
     def load(self, weights_dir, placement, extra_dirs=None):
-        pipeline = apply_placement(build_tiny_flux2_klein_pipeline(), placement)
+        pipeline = devices.apply_placement(build_tiny_flux2_klein_pipeline(), placement)
         return Flux2KleinModel(self, placement, pipeline)
