@@ -231,10 +231,19 @@ def test_warm_up_and_memory_on_the_cpu(tiny_model):
     assert weights <= tiny_model.memory_bytes() < 10 * 1024**2
 
 
-def test_two_builds_have_the_same_weights():
-    first, second = build_tiny_flux2_klein_pipeline(), build_tiny_flux2_klein_pipeline()
+def test_builds_have_the_same_weights_whatever_the_random_state():
+    first = build_tiny_flux2_klein_pipeline()
+    torch.rand(5)   # move the global random state on: the weights must not depend on it
+    second = build_tiny_flux2_klein_pipeline()
     for a, b in zip(first.transformer.parameters(), second.transformer.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_building_leaves_the_callers_random_state_alone():
+    torch.rand(7)   # a state no build leaves behind
+    state = torch.random.get_rng_state()
+    build_tiny_flux2_klein_pipeline()
+    assert torch.equal(torch.random.get_rng_state(), state)
 
 
 def test_a_saved_folder_loads_as_flux2_klein_4b(tiny_model, tmp_path):
