@@ -84,6 +84,16 @@ class LoadedModel(ABC):
         release_cached_memory(self.placement)
 
 
+@dataclass(frozen=True)
+class ExtraDownload:
+    """A second repository a model needs besides its own (e.g. a LoRA), fetched like the
+    main one; `load` gets its local folder in `extra_dirs[name]`."""
+    name: str
+    repo_id: str
+    revision: str
+    allow_patterns: tuple[str, ...] | None = None
+
+
 class ModelSpec(ABC):
     """A model the server can run, chosen with --model NAME."""
     name: str
@@ -94,11 +104,14 @@ class ModelSpec(ABC):
     commercial_use: bool = False
     noise: bool = False               # True: its pictures are noise (tests and smoke runs)
     full_gpu_bytes: int = 0           # device memory to run without offload (bf16)
+    extra_downloads: tuple[ExtraDownload, ...] = ()   # other repositories to fetch
 
     @abstractmethod
-    def load(self, weights_dir: Path | None, placement: Placement) -> LoadedModel:
+    def load(self, weights_dir: Path | None, placement: Placement,
+             extra_dirs: dict[str, Path] | None = None) -> LoadedModel:
         """Build the pipeline from the downloaded folder (None when nothing is downloaded)
-        and place it; called once, on the loader thread."""
+        and place it; `extra_dirs` maps each of `extra_downloads` by name to its local
+        folder. Called once, on the loader thread."""
 
 
 def generation_size(width, height, *, max_pixels=MAX_GENERATION_PIXELS, multiple=SIZE_MULTIPLE):
