@@ -86,13 +86,16 @@ class ServerPool:
         rounds = 0
         while True:
             refusals = {}
-            for_now = self._due(not_before, http.timing.monotonic())
+            # Retry-After counts from the round's start: its refusals come milliseconds apart,
+            # and a server that answered a moment after another must not miss the next round.
+            started = http.timing.monotonic()
+            for_now = self._due(not_before, started)
             while url := self._claim_least_loaded([u for u in for_now if u not in refusals]):
                 try:
                     return url, send(url)
                 except Refused as refusal:
                     self.release(url)
-                    not_before[url] = http.timing.monotonic() + refusal.retry_after
+                    not_before[url] = started + refusal.retry_after
                     refusals[url] = refusal
                 except BaseException:
                     self.release(url)
@@ -131,7 +134,8 @@ def _nobody_took_it(refusals):
     if len(refusals) == 1:
         return next(iter(refusals.values()))
     last = list(refusals.values())[-1]
-    reasons = "; ".join(f"{url}: {refusal.message}" for url, refusal in refusals.items())
+    reasons = "; ".join(f"{url}: {refusal.message.rstrip('.')}"
+                        for url, refusal in refusals.items())
     return ProviderError(last.error_code,
                          f"No model server took the job ({reasons})",
                          provider_error=last.provider_error,
