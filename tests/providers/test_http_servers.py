@@ -1,6 +1,7 @@
 """The http provider across several model servers (TRYON_HTTP_PROVIDER_URL is a list): which
 server a new job goes to, skipping servers that turn it away, staying on the chosen server
 for polls and resumes, and resubmitting once to a server that restarted and lost the job."""
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -8,8 +9,10 @@ import pytest
 
 from tests.fakes import make_image_bytes
 from tests.helpers import submit, wait_for, wait_for_status
+from tests.live import LiveServer
 from tests.providers.fake_server import FastTiming, Reply
 from tests.providers.fakes import FakeModelServer
+from tests.providers.test_restart_resumes import job_row
 from tryon.providers import GenerationRequest, InputImage, JobContext, ProviderError
 from tryon.providers.http import HttpProvider
 from tryon.providers.remote import RetryPolicy, Timing
@@ -179,13 +182,14 @@ def test_a_retry_after_past_the_deadline_fails_at_once(servers):
 def test_a_submission_that_may_have_reached_a_server_stays_with_it(servers):
     a, b, _ = servers
     a.script("POST", "/v1/tryon", Reply(hang=True))   # sent, then no answer in time
+    a.script("POST", "/v1/tryon", Reply(503, {}))     # and busy when it is resent
     http = provider(a, b)
     http.http.request_timeout = 0.3
     _, saved = run(http)
-    # Resent to a with the same key (the contract makes that safe), never to b: a may
-    # already be running it.
+    # Resent to a with the same key (the contract makes that safe), never to b, not even
+    # when a then answers 503: a may already be running it.
     assert saved[-1]["server"] == a.url
-    assert [p.headers["Idempotency-Key"] for p in posts(a)] == ["job-abc", "job-abc"]
+    assert [p.headers["Idempotency-Key"] for p in posts(a)] == ["job-abc"] * 3
     assert not posts(b)
 
 
@@ -226,6 +230,35 @@ def test_our_restart_resumes_the_job_on_its_saved_server(servers):
                                          "server": b.url}
     assert len(posts(b)) == 1 and len(polls(b)) > polls_before
     assert len(posts(a)) == 1 and not polls(a)
+
+
+@pytest.mark.slow
+def test_a_killed_process_resumes_the_job_on_its_server(tmp_path, servers):
+    a, b, _ = servers
+    a.script("POST", "/v1/tryon", Reply(503, {}), times=ALWAYS)   # so the job goes to b
+    b.hold.set()
+    server = LiveServer(tmp_path, PROVIDER="http", WORKERS=1, JOB_LEASE_SECONDS=1,
+                        HTTP_PROVIDER_URL=f"{a.url},{b.url}", HTTP_PROVIDER_TOKEN=TOKEN)
+    try:
+        server.start()
+        user_id, key = server.create_user("restart@example.com", CREDITS)
+        job_id = server.submit_job(key)
+        wait_for(lambda: polls(b), timeout=20)
+        server.kill()
+        b.hold.clear()
+        server.start()
+        wait_for(lambda: job_row(server, job_id)["state"] == "completed", timeout=30)
+        remote = json.loads(job_row(server, job_id)["remote_state"])
+        conn = server.connect()
+        try:
+            balance = accounts.balance(conn, user_id)
+        finally:
+            conn.close()
+    finally:
+        server.stop()
+    assert remote["server"] == b.url
+    assert len(posts(b)) == 1 and not polls(a)
+    assert balance == CREDITS - 1
 
 
 def test_state_saved_before_the_list_resumes_on_the_first_server(servers):
