@@ -139,12 +139,24 @@ class FakeFal(FakeRemote):
 
 class FakeModelServer(FakeRemote):
     """Our own `http` contract: POST /v1/tryon (Idempotency-Key), GET /v1/tryon/{id}; the
-    result image is served by the model server itself, behind the same token."""
+    result image is served by the model server itself, behind the same token.
+
+    Like a real model server it keeps jobs in memory only: `forget_jobs()` is a restart, and
+    `restart_before_checks` ({1, 3}: before the first and the third status check) makes one
+    happen at an exact point of a job. Job ids never repeat, across restarts too.
+    """
     expected_auth = "Bearer gpu-box-token"
 
     def __init__(self):
         super().__init__()
         self.by_idempotency_key = {}
+        self.restart_before_checks = set()
+        self._status_checks = 0
+
+    def forget_jobs(self):
+        """What a restart does to the server's in-memory state."""
+        self.jobs.clear()
+        self.by_idempotency_key.clear()
 
     def route(self, method, path, body, headers):
         if not self.authorized(headers):
@@ -158,6 +170,9 @@ class FakeModelServer(FakeRemote):
             return Reply(202, {"id": self.by_idempotency_key[key], "status": "queued"})
         if method == "GET" and path.startswith("/v1/tryon/"):
             job_id = path.rsplit("/", 1)[1]
+            self._status_checks += 1
+            if self._status_checks in self.restart_before_checks:
+                self.forget_jobs()
             if job_id not in self.jobs:
                 return Reply(404, {"error": {"code": "NOT_FOUND", "message": "no such job"}})
             state = self.advance(job_id)

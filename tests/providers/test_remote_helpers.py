@@ -8,7 +8,7 @@ import pytest
 
 from tests.providers.fake_server import FakeServer, FastTiming, Reply
 from tryon.providers.base import JobContext, ProviderError
-from tryon.providers.remote import RESUME_GRACE, RemoteHttp, _retry_after, job_deadline
+from tryon.providers.remote import RESUME_GRACE, Refused, RemoteHttp, _retry_after, job_deadline
 from tryon.queue.processing import _is_public_base_url
 
 
@@ -57,6 +57,39 @@ def test_a_refused_connection_is_retried_even_for_a_submission():
                        step="submit", creates_job=True)
     assert "Could not reach Test" in failure.value.message
     assert len(http.timing.sleeps) == 5
+
+
+def free_port():
+    with socket.socket() as sock:   # a port nobody listens on once it is closed
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_refusal_is_handed_back_at_once_when_asked(echo, status):
+    echo.script("POST", "/run", Reply(status, {}, headers={"Retry-After": "12"}))
+    http = client()
+    with pytest.raises(Refused) as refusal:
+        http.post_json(echo.url + "/run", {}, deadline=http.timing.monotonic() + 300,
+                       step="submit", hand_back_refusals=True)
+    assert refusal.value.retry_after >= 12 and not http.timing.sleeps
+    assert len(echo.calls("POST")) == 1
+
+
+def test_a_refused_connection_is_handed_back_at_once_when_asked():
+    http = client()
+    with pytest.raises(Refused) as refusal:
+        http.post_json(f"http://127.0.0.1:{free_port()}/run", {}, step="submit",
+                       deadline=http.timing.monotonic() + 300, hand_back_refusals=True)
+    assert refusal.value.retry_after == 0 and not http.timing.sleeps
+
+
+def test_other_server_errors_are_still_retried_when_refusals_are_handed_back(echo):
+    echo.script("POST", "/run", Reply(500, {}))
+    http = client()
+    answer = http.post_json(echo.url + "/run", {}, deadline=http.timing.monotonic() + 300,
+                            step="submit", hand_back_refusals=True)
+    assert answer == {"id": "remote-1"} and len(echo.calls("POST")) == 2
 
 
 def test_retry_after_as_an_http_date():

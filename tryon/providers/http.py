@@ -1,17 +1,37 @@
-"""The `http` provider: our own small contract for a team's GPU box running an open model
-(IDM-VTON, CatVTON, FASHN VTON 1.5, ...). docs/providers.md documents it for
-whoever writes the server side.
+"""The `http` provider: our own small contract for a team's GPU boxes running an open model
+(our own `tryon.modelserver`, or IDM-VTON, CatVTON, FASHN VTON 1.5, ... behind a server of
+their own). docs/providers.md documents it for whoever writes the server side.
 
-    POST {TRYON_HTTP_PROVIDER_URL}/v1/tryon        start a job (Idempotency-Key: our job id)
-    GET  {TRYON_HTTP_PROVIDER_URL}/v1/tryon/{id}   its state
+    POST {server}/v1/tryon        start a job (Idempotency-Key: our job id)
+    GET  {server}/v1/tryon/{id}   its state
 
 Both answer {"id", "status": queued | running | completed | failed, "output": {"image_url"},
 "error": {"code", "name", "message"}}. A server may also finish within the POST and answer
 "completed" at once. Because every submission carries an Idempotency-Key, a submission whose
 answer was lost can be sent again safely.
+
+Several servers: TRYON_HTTP_PROVIDER_URL is a comma-separated list. A new job goes to the one
+with the fewest of our jobs in flight (model_servers.py says how, and what happens when one
+turns it away). The chosen server is saved in the job's remote state, and the job stays on it:
+its state lives in that server's memory, so polls, the result download and resuming after
+our own restart all go there. Saved state from before this list existed has no server; it
+resumes on the first one listed.
+
+A model server that restarts forgets its jobs and answers 404 for their ids. The job is then
+resubmitted once, to the same server, with the same Idempotency-Key (our credits were charged
+at our own submission, so the user pays once); "resubmitted" in the remote state keeps it to
+once across our own restarts, and a second 404 fails the job.
+
+A resumed job whose server is no longer listed (an operator draining or retiring it) is still
+polled there, token included: its job may be running or done there, the address came from our
+own configuration when the job started, and that server already had the token then, so
+finishing the job sends it nowhere new; the job's deadline bounds how long it keeps trying.
+New work never goes to an unlisted server: if it has lost the job, the job fails instead of
+being resubmitted there.
 """
 from .. import errors
 from .base import GenerationResult, Provider, ProviderError
+from .model_servers import ServerPool, parse_server_urls, url_problems
 from .remote import (
     InputLimits,
     RemoteHttp,
@@ -33,11 +53,15 @@ PASSED_THROUGH = (errors.INVALID_PERSON_IMAGE, errors.INVALID_GARMENT_IMAGE,
                   errors.SERVICE_SPECIFIC_ERROR)
 
 
+class LostJob(ProviderError):
+    """A status check answered 404: the model server no longer knows our remote job."""
+
+
 class HttpProvider(Provider):
     name = "http"
 
     def __init__(self, url, *, token=None, timeout=600, timing=None, policy=None):
-        self.url = (url or "").rstrip("/")
+        self.servers = ServerPool(parse_server_urls(url))
         self.token = token
         self.timeout = timeout
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -50,35 +74,88 @@ class HttpProvider(Provider):
                    timeout=config.get("PROVIDER_TIMEOUT", 600), **kwargs)
 
     def configuration_problems(self):
-        problems = missing_settings(HTTP_PROVIDER_URL=self.url)
-        if self.url and not self.url.startswith(("http://", "https://")):
-            problems.append(f"TRYON_HTTP_PROVIDER_URL={self.url} is not an http(s) URL")
-        return problems
+        return (missing_settings(HTTP_PROVIDER_URL=self.servers.urls)
+                + url_problems("HTTP_PROVIDER_URL", self.servers.urls))
 
     def generate(self, request, context):
         remote = saved_remote_job(context, self.name)
         deadline = job_deadline(context, self.http.timing, self.timeout, resumed=remote)
-        answer = None
-        if remote is None:
-            answer = self._submit(request, deadline)
-            remote = remember_remote_job(context, self.name, answer["id"])
+        server, remote, answer = self._start_or_resume(request, context, remote, deadline)
+        try:
+            image_url, remote = self._follow(request, context, remote, server, answer, deadline)
+            # Our token goes only to the model server itself, never to a storage host it names.
+            headers = dict(self.http.headers) if same_origin(image_url, server) else None
+            image = self.http.download(image_url, deadline=deadline, headers=headers)
+        finally:
+            self.servers.release(server)
+        return GenerationResult(image=image, metadata={
+            "remote": {"provider": self.name, "id": remote["id"], "server": server}})
 
+    def _start_or_resume(self, request, context, remote, deadline):
+        """Submit a new job to the least loaded server, or take up the saved one; return
+        (server, remote state, the submission's answer or None). The job then holds a claim
+        on its server, which generate() releases."""
+        if remote is not None:
+            # State saved before several servers existed has no server: there was one.
+            server = remote.get("server") or self.servers.urls[0]
+            self.servers.claim(server)
+            return server, remote, None
+        server, answer = self.servers.place(
+            lambda url: self._submit(url, request, deadline, hand_back_refusals=True),
+            http=self.http, deadline=deadline)
+        try:
+            remote = remember_remote_job(context, self.name, answer["id"], server=server)
+        except BaseException:
+            self.servers.release(server)
+            raise
+        return server, remote, answer
+
+    def _follow(self, request, context, remote, server, answer, deadline):
+        """Poll the job until it finishes; return (its image URL, the remote state it ended
+        with). A job the server lost is resubmitted there once."""
+        while True:
+            try:
+                check = self._status_check(server, remote["id"], answer, deadline)
+                return self.http.poll(check, deadline=deadline), remote
+            except LostJob as lost:
+                remote, answer = self._resubmit(request, context, remote, server, lost,
+                                                deadline)
+
+    def _status_check(self, server, remote_id, answer, deadline):
+        """A check for RemoteHttp.poll: the job's image URL once completed, None meanwhile.
+        `answer` (the submission's answer, if any) is used as the first check."""
         def check():
             nonlocal answer
-            if answer is None:  # the POST's own answer counts as the first check
-                answer = self.http.get_json(f"{self.url}/v1/tryon/{remote['id']}",
-                                            deadline=deadline, step="poll")
+            if answer is None:
+                answer = self.http.get_json(f"{server}/v1/tryon/{remote_id}", deadline=deadline,
+                                            step="poll", describe_error=_describe_poll_error)
             outcome, answer = _outcome(answer), None
             return outcome
+        return check
 
-        image_url = self.http.poll(check, deadline=deadline)
-        # Our token goes only to the model server itself, never to a storage host it names.
-        headers = dict(self.http.headers) if same_origin(image_url, self.url) else None
-        image = self.http.download(image_url, deadline=deadline, headers=headers)
-        return GenerationResult(image=image, metadata={
-            "remote": {"provider": self.name, "id": remote["id"]}})
+    def _resubmit(self, request, context, remote, server, lost, deadline):
+        """Send a job its server lost (it restarted) to that server again, once; return the
+        new remote state and the server's answer."""
+        if remote.get("resubmitted"):
+            raise ProviderError(
+                errors.GENERATION_FAILED,
+                f"The model server at {server} lost the job again after it was resubmitted "
+                "once (it restarted twice while the job ran); it is not sent a third time.",
+                provider_message=lost.provider_message, step="poll")
+        if not self.servers.is_configured(server):
+            raise ProviderError(
+                errors.GENERATION_FAILED,
+                f"The model server at {server} lost the job, and it is no longer in "
+                "TRYON_HTTP_PROVIDER_URL, so the job is not sent to it again.",
+                provider_message=lost.provider_message, step="poll")
+        answer = self._submit(server, request, deadline)
+        # The first submission's time is kept: a resubmission does not extend the deadline.
+        kept = {"submittedAt": remote["submittedAt"]} if "submittedAt" in remote else {}
+        remote = remember_remote_job(context, self.name, answer["id"], server=server,
+                                     resubmitted=True, **kept)
+        return remote, answer
 
-    def _submit(self, request, deadline):
+    def _submit(self, server, request, deadline, hand_back_refusals=False):
         body = {
             "person_image": image_reference(request.person, LIMITS),
             "garment_image": image_reference(request.garment, LIMITS),
@@ -86,8 +163,9 @@ class HttpProvider(Provider):
                         if name in ("category", "seed", "fast_mode", "garment_description")},
         }
         # The Idempotency-Key makes a resent submission safe, so it is retried like a poll.
-        answer = self.http.post_json(f"{self.url}/v1/tryon", body, deadline=deadline,
-                                     step="submit", headers={"Idempotency-Key": request.job_id})
+        answer = self.http.post_json(f"{server}/v1/tryon", body, deadline=deadline,
+                                     step="submit", headers={"Idempotency-Key": request.job_id},
+                                     hand_back_refusals=hand_back_refusals)
         if not answer.get("id"):
             raise ProviderError(errors.GENERATION_FAILED,
                                 "The model server accepted the job without an id.", step="submit")
@@ -119,3 +197,14 @@ def _describe_api_error(response, step):
         error = {"message": str(error)}
     return error_for_status("The model server", response.status_code,
                             error.get("name") or error.get("code"), error.get("message"), step)
+
+
+def _describe_poll_error(response, step):
+    """As _describe_api_error, except that a 404 is a LostJob: the contract says a server
+    answers 404 for an id it does not know, which after a restart is every earlier job."""
+    if response.status_code != 404:
+        return _describe_api_error(response, step)
+    message = (json_or_empty(response).get("error") or {})
+    message = message.get("message") if isinstance(message, dict) else str(message)
+    return LostJob(errors.GENERATION_FAILED, "The model server no longer knows the job.",
+                   provider_error="HTTP 404", provider_message=message, step=step)

@@ -9,6 +9,11 @@ Retry rules (the same for every provider):
   first one did not start a job: a 429 or 5xx answer, or a connection that was never made.
   A submission that timed out after it was sent may have started a paid job we cannot see,
   so it fails instead of paying twice.
+- A caller with somewhere else to send a request (`hand_back_refusals=True`: the `http`
+  provider with several model servers) gets a refusal back at once as `Refused` instead of a
+  retry: a 429 or 503 answer, or a connection that was never made. Once an attempt may have
+  reached the server (it was sent, then timed out), refusals are retried here as usual: that
+  server may already have the job.
 - Nothing waits past the deadline: a retry or poll that would end after it fails the job with
   GENERATION_FAILED at once.
 """
@@ -56,6 +61,18 @@ class RetryPolicy:
     poll_max_delay: float = 10.0
 
 
+class Refused(ProviderError):
+    """A request the server turned away before doing anything with it (a 429 or 503 answer, or
+    a connection never made); `retry_after` is the seconds it asked us to wait (0: it did not
+    say)."""
+
+    def __init__(self, failure, retry_after):
+        super().__init__(failure.error_code, failure.message,
+                         provider_error=failure.provider_error,
+                         provider_message=failure.provider_message, step=failure.step)
+        self.retry_after = retry_after
+
+
 class RemoteHttp:
     """HTTP to one provider: JSON requests with retries, polling, result downloads.
 
@@ -79,11 +96,12 @@ class RemoteHttp:
     # --- requests ------------------------------------------------------------------------
 
     def request(self, method, url, *, deadline, step, json_body=None, creates_job=False,
-                headers=None, describe_error=None):
+                headers=None, describe_error=None, hand_back_refusals=False):
         """Send one request, retrying what is worth retrying; return the successful
-        requests.Response or raise ProviderError."""
+        requests.Response or raise ProviderError (Refused: see the module docstring)."""
         describe_error = describe_error or self.describe_error
         retries = 0
+        hand_back = hand_back_refusals
         while True:
             try:
                 response = requests.request(
@@ -99,6 +117,10 @@ class RemoteHttp:
                 failure = ProviderError(errors.GENERATION_FAILED,
                                         f"Could not reach {self.label} ({type(exc).__name__}).",
                                         step=step)
+                if not _never_sent(exc):
+                    hand_back = False   # it may have reached the server: stay with that server
+                elif hand_back:
+                    raise Refused(failure, 0.0) from None
                 delay = self._backoff(retries)
             else:
                 if response.status_code < 400:
@@ -106,7 +128,10 @@ class RemoteHttp:
                 failure = describe_error(response, step)
                 if not _retryable_status(response.status_code) or not self.is_retryable(response):
                     raise failure
-                delay = max(self._backoff(retries), _retry_after(response, self.timing))
+                retry_after = _retry_after(response, self.timing)
+                if hand_back and response.status_code in (429, 503):
+                    raise Refused(failure, retry_after)
+                delay = max(self._backoff(retries), retry_after)
             retries += 1
             if retries > self.policy.max_retries:
                 raise failure
@@ -197,6 +222,11 @@ class RemoteHttp:
         if remaining <= 0:
             raise self.deadline_error(step)
         return min(self.request_timeout, remaining)
+
+    def back_off(self, retries, *, deadline, step, failure, at_least=0.0):
+        """Wait as `request` does before its retry number `retries + 1`, and never less than
+        `at_least` seconds; fail with the deadline error at once if that wait would pass it."""
+        self._wait_before_retry(max(self._backoff(retries), at_least), deadline, step, failure)
 
     def _backoff(self, retries):
         delay = min(self.policy.first_delay * 2 ** retries, self.policy.max_delay)
