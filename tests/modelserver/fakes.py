@@ -73,7 +73,7 @@ class FakeSpec(ModelSpec):
     def __init__(self):
         self.loaded = None
 
-    def load(self, weights_dir, placement):
+    def load(self, weights_dir, placement, extra_dirs=None):
         self.loaded = FakeModel(self, placement)
         return self.loaded
 
@@ -96,7 +96,7 @@ def build_server(tmp_path, *, fetch=None, spec=None, **settings):
     settings.setdefault("results_dir", tmp_path / "results")
     fatal = Fatal()
     server = ModelServer(ServerSettings(**settings), spec,
-                         fetch=fetch or (lambda spec, progress: None),
+                         fetch=fetch or (lambda spec, progress: (None, {})),
                          place=lambda spec: CPU, on_fatal=fatal)
     server.fatal = fatal
     return server

@@ -161,6 +161,7 @@ def test_not_ready_reports_the_stage_and_refuses_jobs(make_server):
         progress(0.43)
         downloading.set()
         assert go_on.wait(10)
+        return None, {}
 
     server = make_server(ready=False, fetch=slow_fetch)
     client = create_app(server).test_client()

@@ -39,5 +39,5 @@ def test_help_names_each_variable():
     text = build_parser(NAMES, environ={}).format_help()
     for variable in ("MODEL", "BIND", "TOKEN", "MAX_QUEUE", "RESULTS_DIR", "RESULT_TTL",
                      "MODEL_PATH", "CACHE_DIR", "OFFLINE", "DEVICE", "OFFLOAD", "KEEP_FACE",
-                     "URL_ALLOW"):
+                     "URL_ALLOW", "LIGHTNING_STEPS"):
         assert f"TRYON_MODELSERVER_{variable}" in text.replace("\n", " ").replace("  ", "")

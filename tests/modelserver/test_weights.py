@@ -12,8 +12,9 @@ import time
 import pytest
 
 from tests.modelserver.fake_hub import FakeHub
-from tryon.modelserver.models.base import ModelSpec
+from tryon.modelserver.models.base import ExtraDownload, ModelSpec
 from tryon.modelserver.weights import (
+    extra_folders,
     WeightsUnavailable,
     _ByteProgress,
     cached_repo_folder,
@@ -37,7 +38,7 @@ class TinySpec(ModelSpec):
 
 
 class LoraSpec(TinySpec):
-    extra_downloads = ((REPO_ID, COMMIT, ("lora/*",)),)
+    extra_downloads = (ExtraDownload("lora", REPO_ID, COMMIT, ("lora/*",)),)
 
 
 class NoWeightsSpec(TinySpec):
@@ -196,6 +197,7 @@ def test_extra_downloads_are_fetched_and_found_in_the_cache(hub, cache_dir):
     assert [request.path.startswith("/cdn/") for request in new_downloads] == [True]
     lora_folder = cached_repo_folder(REPO_ID, COMMIT, ("lora/*",), cache_dir=cache_dir)
     assert (lora_folder / LORA).read_bytes() == b"lora" * 40_000
+    assert extra_folders(LoraSpec(), cache_dir=cache_dir) == {"lora": lora_folder}
     assert progress.values[-1] == 1.0
 
 

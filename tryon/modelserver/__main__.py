@@ -25,7 +25,11 @@ def main(argv=None):
     settings = parse_settings(argv, MODEL_NAMES)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s "
                         "%(message)s")
-    spec = model_spec(settings.model)
+    options = {"lightning_steps": settings.lightning_steps} if settings.lightning_steps else {}
+    try:
+        spec = model_spec(settings.model, **options)
+    except ValueError as exc:
+        sys.exit(f"python -m tryon.modelserver: {exc}")
     fatal = []
 
     def on_fatal(message):
@@ -55,10 +59,14 @@ def main(argv=None):
 
 
 def _fetcher(settings):
-    from .weights import fetch_weights
-    return lambda spec, progress: fetch_weights(
-        spec, model_path=settings.model_path, cache_dir=settings.cache_dir,
-        offline=settings.offline, progress=progress)
+    from .weights import extra_folders, fetch_weights
+
+    def fetch(spec, progress):
+        folder = fetch_weights(spec, model_path=settings.model_path,
+                               cache_dir=settings.cache_dir, offline=settings.offline,
+                               progress=progress)
+        return folder, extra_folders(spec, cache_dir=settings.cache_dir)
+    return fetch
 
 
 def _placer(settings):

@@ -62,8 +62,9 @@ class Readiness:
 class ModelLoader:
     """Runs fetch → load → warm up once, on a thread of its own.
 
-    `fetch(spec, progress)` returns the weights folder (or None), `place(spec)` the
-    Placement; both are passed in so that tests and other set-ups can swap them.
+    `fetch(spec, progress)` returns (the weights folder or None, {extra name: folder}),
+    `place(spec)` the Placement; both are passed in so that tests and other set-ups can swap
+    them.
     """
 
     def __init__(self, spec, readiness, *, fetch, place, on_failure):
@@ -100,12 +101,12 @@ class ModelLoader:
     def _load(self):
         readiness = self.readiness
         readiness.advance(Stage.DOWNLOADING)
-        weights = self._fetch(self.spec, readiness.report_progress)
+        weights, extras = self._fetch(self.spec, readiness.report_progress)
         readiness.advance(Stage.LOADING)
         placement = self._place(self.spec)
         log.info("loading %s onto %s (%s, offload %s)", self.spec.name, placement.device,
                  placement.dtype, placement.offload)
-        model = self.spec.load(weights, placement)
+        model = self.spec.load(weights, placement, extra_dirs=extras)
         readiness.advance(Stage.WARMING)
         model.warm_up()
         return model

@@ -23,6 +23,7 @@ class ServerSettings:
     offload: str = "auto"
     keep_face: str = "auto"
     url_allow: str = ""
+    lightning_steps: int | None = None
     max_request_bytes: int = 40 * 1024 * 1024
     max_input_pixels: int = 2048 * 2048   # the contract: at most 2048 px a side
     fetch_timeout: float = 20.0
@@ -104,6 +105,9 @@ def build_parser(model_names, environ=None):
          "models", default=base.keep_face, choices=("auto", "on", "off"))
     flag("url-allow", "hosts or networks (comma-separated) that image URLs may point to "
          "besides public addresses, e.g. the API's private address", default=base.url_allow)
+    flag("lightning-steps", "qwen-image-edit-2511 only: 4 or 8 runs lightx2v's Lightning "
+         "LoRA for that many steps (needs peft); unset: the model card's 40 steps",
+         type=int, choices=(4, 8))
     return parser
 
 
@@ -112,7 +116,8 @@ def settings_from_args(args):
         model=args.model, bind=args.bind, token=args.token or None, max_queue=args.max_queue,
         results_dir=args.results_dir, result_ttl=args.result_ttl, model_path=args.model_path,
         cache_dir=args.cache_dir, offline=args.offline, device=args.device,
-        offload=args.offload, keep_face=args.keep_face, url_allow=args.url_allow)
+        offload=args.offload, keep_face=args.keep_face, url_allow=args.url_allow,
+        lightning_steps=args.lightning_steps)
 
 
 def parse_settings(argv, model_names, environ=None):

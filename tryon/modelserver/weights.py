@@ -105,12 +105,19 @@ def _fetch_repos(repos, cache_dir, endpoint, offline, reporter, timeout_s):
 
 
 def repos_of(spec):
-    """The repositories a spec needs: its own first, then its extra_downloads (a spec that
-    predates that attribute has none)."""
+    """The repositories a spec needs: its own first, then its extra_downloads."""
     own = RepoRequest(spec.repo_id, spec.revision, _patterns(spec.allow_patterns))
-    extras = [RepoRequest(repo_id, revision, _patterns(allow_patterns))
-              for repo_id, revision, allow_patterns in getattr(spec, "extra_downloads", ())]
+    extras = [RepoRequest(extra.repo_id, extra.revision, _patterns(extra.allow_patterns))
+              for extra in spec.extra_downloads]
     return [own, *extras]
+
+
+def extra_folders(spec, *, cache_dir=None):
+    """{name: folder} of the spec's extra downloads (a LoRA), which fetch_weights put in the
+    cache; found without the network."""
+    return {extra.name: cached_repo_folder(extra.repo_id, extra.revision, extra.allow_patterns,
+                                           cache_dir=cache_dir)
+            for extra in spec.extra_downloads}
 
 
 def cached_repo_folder(repo_id, revision, allow_patterns=None, *, cache_dir=None):
