@@ -153,19 +153,31 @@ def test_when_every_server_refuses_it_waits_for_the_first_that_may_take_it(serve
     assert len(posts(a)) == 1 and len(posts(b)) == 2
 
 
-def test_when_every_server_keeps_refusing_the_job_fails_naming_each(servers):
+def test_when_every_server_keeps_refusing_the_job_fails_at_its_deadline_naming_each(servers):
     a, b, _ = servers
     for fake in (a, b):
         fake.script("POST", "/v1/tryon", Reply(503, {"error": {"message": "warming"}},
                                                headers={"Retry-After": "1"}), times=ALWAYS)
     timing = FastTiming()
     with pytest.raises(ProviderError) as failure:
-        run(provider(a, b, timing=timing))
+        run(provider(a, b, timing=timing))      # a 60 s deadline
+    assert "deadline" in failure.value.message
     assert "No model server took the job" in failure.value.message
     assert a.url in failure.value.message and b.url in failure.value.message
-    rounds = 1 + RetryPolicy().max_retries
-    assert len(posts(a)) == len(posts(b)) == rounds
-    assert len(timing.sleeps) == rounds - 1 and min(timing.sleeps) >= 1
+    # Back-off 1, 2, 4, 8, 16, then 30 s would pass the deadline: six rounds, five waits.
+    assert len(posts(a)) == len(posts(b)) == 6
+    assert len(timing.sleeps) == 5 and min(timing.sleeps) >= 1
+
+
+def test_a_model_server_away_longer_than_five_retries_still_finishes_the_job(servers):
+    """A restart that loads real weights takes minutes: polls keep trying until the job's
+    deadline, not for a fixed count (MODEL_SERVER_POLICY)."""
+    a, _, _ = servers
+    a.script("GET", "/v1/tryon/", Reply(503, {}, headers={"Retry-After": "2"}), times=12)
+    http = HttpProvider(a.url, token=TOKEN, timeout=600, timing=FastTiming())
+    result, _ = run(http)
+    assert result.image
+    assert len(polls(a)) >= 13
 
 
 def test_a_retry_after_past_the_deadline_fails_at_once(servers):

@@ -35,6 +35,7 @@ from .model_servers import ServerPool, parse_server_urls, url_problems
 from .remote import (
     InputLimits,
     RemoteHttp,
+    RetryPolicy,
     error_for_status,
     image_reference,
     job_deadline,
@@ -53,6 +54,14 @@ PASSED_THROUGH = (errors.INVALID_PERSON_IMAGE, errors.INVALID_GARMENT_IMAGE,
                   errors.SERVICE_SPECIFIC_ERROR)
 
 
+# Our own model servers restart (systemd after a GPU fault, a deploy) and then take as long
+# as loading their weights, a minute or more, before they answer again; every job on them is
+# pinned and paid for. So retries to them (refused connections, 429 and 503 with Retry-After)
+# are bounded by the job's deadline (TRYON_PROVIDER_TIMEOUT), not by a count that a slow
+# restart would exhaust: back-off doubles to 30 s, so 600 s of deadline is about 25 retries.
+MODEL_SERVER_POLICY = RetryPolicy(max_retries=1000)
+
+
 class LostJob(ProviderError):
     """A status check answered 404: the model server no longer knows our remote job."""
 
@@ -66,7 +75,8 @@ class HttpProvider(Provider):
         self.timeout = timeout
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.http = RemoteHttp("the model server", headers=headers,
-                               describe_error=_describe_api_error, timing=timing, policy=policy)
+                               describe_error=_describe_api_error, timing=timing,
+                               policy=policy or MODEL_SERVER_POLICY)
 
     @classmethod
     def from_config(cls, config, **kwargs):
