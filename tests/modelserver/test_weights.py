@@ -14,10 +14,10 @@ import pytest
 from tests.modelserver.fake_hub import FakeHub
 from tryon.modelserver.models.base import ExtraDownload, ModelSpec
 from tryon.modelserver.weights import (
-    extra_folders,
     WeightsUnavailable,
     _ByteProgress,
     cached_repo_folder,
+    extra_folders,
     fetch_weights,
 )
 
