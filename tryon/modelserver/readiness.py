@@ -2,9 +2,9 @@
 download the weights, load the pipeline onto its device, warm it up. /readyz reports the
 stage and its progress; requests that need the model get 503 until it is ready.
 
-The ModelLoader owns its thread. A failure (weights missing offline, a bad model folder, no
-CUDA) is a startup error: it is recorded for /readyz and the log, and `on_failure` lets the
-process exit non-zero with the message, which names the fix.
+The ModelLoader runs on the generation thread, before its first job. A failure (weights
+missing offline, a bad model folder, no CUDA) is a startup error: it is recorded for /readyz
+and the log, and the process exits non-zero with the message, which names the fix.
 """
 import logging
 import threading
@@ -60,29 +60,24 @@ class Readiness:
 
 
 class ModelLoader:
-    """Runs fetch → load → warm up once, on a thread of its own.
+    """Runs fetch → load → warm up once, reporting each stage to `readiness`.
 
+    The generation thread calls run() before its first job: torch runs a model markedly
+    slower (a fifth, measured on the CPU) on a thread other than the one that built it, and a
+    CUDA context belongs to the thread that made it, so the model is built where it will run.
     `fetch(spec, progress)` returns (the weights folder or None, {extra name: folder}),
     `place(spec)` the Placement; both are passed in so that tests and other set-ups can swap
     them.
     """
 
-    def __init__(self, spec, readiness, *, fetch, place, on_failure):
+    def __init__(self, spec, readiness, *, fetch, place):
         self.spec = spec
         self.readiness = readiness
         self._fetch = fetch
         self._place = place
-        self._on_failure = on_failure
-        self._thread = threading.Thread(target=self._run, name="model-loader", daemon=True)
 
-    def start(self):
-        self._thread.start()
-        return self
-
-    def join(self, timeout=None):
-        self._thread.join(timeout)
-
-    def _run(self):
+    def run(self):
+        """The ready model; None when it could not be made ready (readiness says why)."""
         started = time.monotonic()
         try:
             model = self._load()
@@ -90,13 +85,13 @@ class ModelLoader:
             message = f"could not get {self.spec.name} ready: {exc}"
             log.error("%s", message)
             self.readiness.failed(message)
-            self._on_failure(message)
-            return
+            return None
         self.readiness.became_ready(model)
         noise = " (a tiny random model: its pictures are noise)" if self.spec.noise else ""
         log.info("%s ready on %s (%s, offload %s) in %.1f s%s", self.spec.name,
                  model.placement.device, model.placement.dtype, model.placement.offload,
                  time.monotonic() - started, noise)
+        return model
 
     def _load(self):
         readiness = self.readiness

@@ -65,9 +65,8 @@ class ModelServer:
         self.reader = InputReader(fetcher, max_bytes=settings.max_request_bytes,
                                   max_pixels=settings.max_input_pixels,
                                   timeout=settings.fetch_timeout)
-        self.loader = ModelLoader(spec, self.readiness, fetch=fetch, place=place,
-                                  on_failure=on_fatal)
-        self.worker = GenerationWorker(self.book, self.readiness,
+        loader = ModelLoader(spec, self.readiness, fetch=fetch, place=place)
+        self.worker = GenerationWorker(self.book, loader,
                                        ResultFinisher(self.results, face_keeper),
                                        on_fatal=on_fatal)
         self.janitor = Janitor(self.book, self.results,
@@ -75,8 +74,7 @@ class ModelServer:
 
     def start(self):
         self.janitor.sweep()    # results left by an earlier run
-        self.loader.start()
-        self.worker.start()
+        self.worker.start()     # loads the model first
         self.janitor.start()
         return self
 
