@@ -74,5 +74,5 @@ def test_a_job_over_a_keep_alive_connection(address):
     assert url.startswith(f"http://127.0.0.1:{address[1]}/v1/results/")
     connection.request("GET", url.split(str(address[1]), 1)[1], headers=auth)
     picture = connection.getresponse()
-    assert picture.status == 200 and picture.read().startswith(b"\x89PNG")
+    assert picture.status == 200 and picture.read().startswith(b"\xff\xd8")
     connection.close()

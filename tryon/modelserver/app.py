@@ -15,6 +15,10 @@ from .readiness import Stage
 
 NOT_READY_RETRY_SECONDS = 5
 MAX_IDEMPOTENCY_KEY = 200
+# GET /v1/tryon/{id}?wait=S holds the answer until the job finishes or S seconds pass: the
+# caller learns of a result the moment it exists, without polling. Capped, so a waiting
+# request never outlives the caller's own timeout (the API's is 60 s).
+MAX_WAIT_SECONDS = 30
 
 
 class ApiError(Exception):
@@ -107,10 +111,13 @@ def _register_jobs(app, server):
     @app.get("/v1/tryon/<job_id>")
     def status(job_id):
         _authorize(server)
+        wait = _wait_seconds()
         job = server.book.get(job_id)
         if job is None:
             raise ApiError(404, "NOT_FOUND", "no such job (finished jobs are kept "
                            f"{server.settings.result_ttl} s; a restart forgets all)")
+        if wait:
+            server.book.wait_finished(job, wait)
         return _job_view(job)
 
     @app.get("/v1/results/<name>")
@@ -119,7 +126,7 @@ def _register_jobs(app, server):
         path = server.results.path(name)
         if path is None:
             raise ApiError(404, "NOT_FOUND", "no such result, or it has expired")
-        response = send_file(path, mimetype="image/png", max_age=0)
+        response = send_file(path, mimetype="image/jpeg", max_age=0)
         response.headers["Cache-Control"] = "private, no-store"
         return response
 
@@ -137,6 +144,20 @@ def _queue(server, key, parsed):
 def _request_fingerprint(parsed):
     text = json.dumps([parsed.person_ref, parsed.garment_ref, parsed.options], sort_keys=True)
     return "request:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _wait_seconds():
+    text = request.args.get("wait", "")
+    if not text:
+        return 0.0
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_WAIT_SECONDS:   # also refuses nan and inf
+        raise ApiError(400, "VALIDATION_FAILED",
+                       f"wait must be a number of seconds from 0 to {MAX_WAIT_SECONDS}")
+    return seconds
 
 
 def _idempotency_key():

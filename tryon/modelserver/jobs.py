@@ -102,8 +102,10 @@ class JobBook:
 
     def counts(self):
         with self._changed:
+            average = self._seconds_per_job
             return {"queueDepth": len(self._queue), "running": self._running,
-                    "jobsCompleted": self._completed, "jobsFailed": self._failed}
+                    "jobsCompleted": self._completed, "jobsFailed": self._failed,
+                    "secondsPerJob": round(average, 3) if average is not None else None}
 
     def queue_position(self, job):
         """0 for the next job to run; None when it is not queued."""
@@ -152,7 +154,7 @@ class JobBook:
             self._changed.notify_all()
 
     def wait_finished(self, job, timeout):
-        """True once the job has finished (for tests and shutdown), False after `timeout`."""
+        """True once the job has finished (long polls wait on this), False after `timeout`."""
         with self._changed:
             return self._changed.wait_for(lambda: job.state in FINISHED, timeout=timeout)
 

@@ -7,7 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-RESULT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.png$")
+RESULT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.jpg$")
 
 
 class ResultFolder:
@@ -17,15 +17,15 @@ class ResultFolder:
         self._clock = clock
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def write(self, job_id, png_bytes):
+    def write(self, job_id, jpeg_bytes):
         """Store a job's picture; returns its file name."""
-        name = f"{job_id}.png"
+        name = f"{job_id}.jpg"
         descriptor, temporary = tempfile.mkstemp(dir=self.folder, prefix=".writing-")
         try:
+            # No fsync: a crash forgets every job anyway (the API resubmits them), so a result
+            # only has to be whole for readers while this process runs, which the rename gives.
             with os.fdopen(descriptor, "wb") as out:
-                out.write(png_bytes)
-                out.flush()
-                os.fsync(out.fileno())
+                out.write(jpeg_bytes)
             os.replace(temporary, self.folder / name)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
