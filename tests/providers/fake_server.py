@@ -30,9 +30,10 @@ class Reply:
 @dataclass
 class Recorded:
     method: str
-    path: str
+    path: str            # without the query string, which is in `query`
     headers: dict
     body: object
+    query: str = ""
 
 
 class FakeServer(LoopbackServer):
@@ -63,9 +64,9 @@ class FakeServer(LoopbackServer):
 
     # --- plumbing ------------------------------------------------------------------------
 
-    def _answer(self, method, path, body, headers):
+    def _answer(self, method, path, body, headers, query=""):
         with self._lock:
-            self.requests.append(Recorded(method, path, headers, body))
+            self.requests.append(Recorded(method, path, headers, body, query))
             for entry in self._scripted:
                 if entry[0] == method and path.startswith(entry[1]) and entry[3] > 0:
                     entry[3] -= 1
@@ -95,7 +96,8 @@ class FakeServer(LoopbackServer):
                     body = json.loads(raw) if raw else None
                 except ValueError:
                     body = raw
-                reply = fake._answer(method, self.path, body, dict(self.headers))
+                path, _, query = self.path.partition("?")
+                reply = fake._answer(method, path, body, dict(self.headers), query)
                 if reply.hang:
                     fake._released.wait(HANG_LIMIT)
                     return

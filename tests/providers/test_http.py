@@ -77,3 +77,22 @@ def _b64_png():
 
     from tests.providers.fake_server import png_bytes
     return base64.b64encode(png_bytes()).decode()
+
+
+def test_status_checks_ask_the_server_to_hold_the_answer_until_done(model_server, http_app,
+                                                                    run_job):
+    body = run_job(http_app())
+    assert body["status"] == "completed", body
+    polls = model_server.calls("GET", "/v1/tryon/")
+    assert polls and {poll.query for poll in polls} == {"wait=20"}
+
+
+def test_the_wait_asked_for_shrinks_near_the_deadline():
+    from tests.providers.fake_server import FastTiming
+    from tryon.providers.http import _long_poll_seconds
+
+    timing = FastTiming()
+    now = timing.monotonic()
+    assert _long_poll_seconds(timing, now + 600) == 20
+    assert _long_poll_seconds(timing, now + 12.5) == 7
+    assert _long_poll_seconds(timing, now + 3) == 0

@@ -62,6 +62,19 @@ PASSED_THROUGH = (errors.INVALID_PERSON_IMAGE, errors.INVALID_GARMENT_IMAGE,
 MODEL_SERVER_POLICY = RetryPolicy(max_retries=1000)
 
 
+# Status checks ask the server to hold its answer until the job finishes, up to this long
+# (`?wait=`, docs/providers.md): our model server answers the moment the result exists, where
+# polling alone adds up to a poll interval (1-10 s) to every job. Servers that ignore it
+# answer at once and are polled with back-off as before. Well under the 60 s request timeout.
+LONG_POLL_SECONDS = 20
+
+
+def _long_poll_seconds(timing, deadline):
+    """The wait to ask for: LONG_POLL_SECONDS, less near the deadline, so that the answer
+    comes (with 5 s to spare for the exchange) before the job's deadline."""
+    return int(max(0, min(LONG_POLL_SECONDS, deadline - timing.monotonic() - 5)))
+
+
 class LostJob(ProviderError):
     """A status check answered 404: the model server no longer knows our remote job."""
 
@@ -137,8 +150,10 @@ class HttpProvider(Provider):
         def check():
             nonlocal answer
             if answer is None:
-                answer = self.http.get_json(f"{server}/v1/tryon/{remote_id}", deadline=deadline,
-                                            step="poll", describe_error=_describe_poll_error)
+                wait = _long_poll_seconds(self.http.timing, deadline)
+                answer = self.http.get_json(f"{server}/v1/tryon/{remote_id}?wait={wait}",
+                                            deadline=deadline, step="poll",
+                                            describe_error=_describe_poll_error)
             outcome, answer = _outcome(answer), None
             return outcome
         return check
