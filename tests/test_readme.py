@@ -117,3 +117,16 @@ def test_links_between_the_readme_and_docs_resolve():
             if anchor and linked.suffix == ".md":
                 headings = re.findall(r"^#+ (.+)$", linked.read_text(), re.M)
                 assert anchor in {_slug(h) for h in headings}, f"{page.name}: {target}"
+
+
+def test_every_model_server_variable_is_in_the_configuration_table():
+    from tryon.modelserver.settings import ENV_PREFIX, build_parser
+
+    parser = build_parser(("flux2-klein-4b",), environ={})
+    flags = [action.option_strings[0] for action in parser._actions
+             if action.option_strings and action.option_strings[0].startswith("--")
+             and action.dest != "help"]
+    assert len(flags) > 10
+    for flag in flags:
+        variable = ENV_PREFIX + flag[2:].replace("-", "_").upper()
+        assert f"| `{variable}` |" in README, variable

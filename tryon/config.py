@@ -69,7 +69,8 @@ SETTINGS = (
     Setting("FAL_MODEL", "fal-ai/kling/v1-5/kolors-virtual-try-on", str,
             "fal.ai try-on model: Kolors, Leffa, CatVTON or FASHN (see the README)."),
     Setting("HTTP_PROVIDER_URL", None, str,
-            "Base URL of your own model server for the http provider (README: Remote providers)."),
+            "Base URL of your own model server for the http provider, or a comma-separated "
+            "list of them (README: Photoreal on your own GPU)."),
     Setting("HTTP_PROVIDER_TOKEN", None, str,
             "Bearer token sent to your model server (unset: no Authorization header)."),
     Setting("WORKERS", None, int,

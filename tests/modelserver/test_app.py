@@ -85,7 +85,8 @@ def test_a_job_goes_from_queued_to_a_result_of_the_persons_size(client, server):
     assert picture.status_code == 200 and picture.mimetype == "image/jpeg"
     image = Image.open(io.BytesIO(picture.data))
     assert image.size == (600, 800)       # generated at 592x784 (multiples of 16), scaled back
-    assert max(abs(a - b) for a, b in zip(image.getpixel((10, 10)), (7, 100, 200))) <= 2
+    assert max(abs(a - b) for a, b in zip(image.getpixel((10, 10)), (7, 100, 200),
+                                          strict=True)) <= 2
 
 
 def test_the_options_reach_the_model(client, server):
