@@ -1,12 +1,23 @@
-"""The layers' one-way rule: the core (queue, store, media, providers, engine) runs without
-Flask, so a test, a script or another front end can drive it directly."""
+"""The layers' one-way rule: the core (queue, store, media, providers, engine, and the model
+server's own core and models) runs without Flask, so a test, a script or another front end can
+drive it directly."""
 import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CORE_PACKAGES = ("tryon.queue", "tryon.store", "tryon.media", "tryon.providers", "tryon.engine")
-CORE_MODULES = ("tryon.errors", "tryon.config", "tryon.services")
+CORE_MODULES = ("tryon.errors", "tryon.config", "tryon.services",
+                # the model server: all but its HTTP side (app.py, __main__.py)
+                "tryon.modelserver.jobs", "tryon.modelserver.generation",
+                "tryon.modelserver.readiness", "tryon.modelserver.results",
+                "tryon.modelserver.inputs", "tryon.modelserver.server",
+                "tryon.modelserver.settings", "tryon.modelserver.weights",
+                "tryon.modelserver.devices", "tryon.modelserver.faces",
+                "tryon.modelserver.models", "tryon.modelserver.models.base",
+                "tryon.modelserver.models.editing", "tryon.modelserver.models.flux2_klein",
+                "tryon.modelserver.models.qwen_image_edit",
+                "tryon.modelserver.models.tiny_random")
 
 # Run in a fresh interpreter where importing flask (or a flask extension) fails.
 IMPORT_WITHOUT_FLASK = """

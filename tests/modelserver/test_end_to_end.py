@@ -146,3 +146,5 @@ def test_resubmission_and_key_reuse_on_a_real_process(model_servers):
                           json={**body, "options": {"seed": 5}})
     assert other.status_code == 409
     assert other.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    model_server.stop()                       # SIGTERM: a clean stop
+    assert model_server.process.returncode == 0, model_server.log()

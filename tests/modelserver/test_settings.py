@@ -41,3 +41,19 @@ def test_help_names_each_variable():
                      "MODEL_PATH", "CACHE_DIR", "OFFLINE", "DEVICE", "OFFLOAD", "KEEP_FACE",
                      "URL_ALLOW", "LIGHTNING_STEPS"):
         assert f"TRYON_MODELSERVER_{variable}" in text.replace("\n", " ").replace("  ", "")
+
+
+def test_help_runs_without_loading_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, runpy; sys.argv = ['x', '--help']\n"
+            "try:\n    runpy.run_module('tryon.modelserver', run_name='__main__')\n"
+            "except SystemExit as exit_:\n"
+            "    assert exit_.code == 0\n"
+            "    assert 'torch' not in sys.modules and 'diffusers' not in sys.modules\n"
+            "    print('ok')\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr
+    assert "TRYON_MODELSERVER_MODEL" in result.stdout

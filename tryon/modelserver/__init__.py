@@ -5,9 +5,11 @@ photoreal pictures with no hosted service. Started with `python -m tryon.modelse
 Layers, from the socket inwards:
 - `app` answers HTTP (Flask); request threads only validate, decode and queue;
 - `jobs` keeps job state in memory (idempotency keys, the bounded queue, counters);
-- `generation` owns the one thread that touches the GPU, and the writer that encodes results;
+- `generation` owns the one thread that touches the GPU (it loads the model, then runs jobs)
+  and the writer that encodes results;
 - `results` is the folder of finished pictures, swept after their TTL;
-- `readiness` loads the model in the background (download, load, warm-up) and reports it;
+- `readiness` says how loading goes (download, load, warm-up) for /readyz;
+- `server` wires the parts together; `settings` reads the flags;
 - `weights` and `devices` fetch the weights and place the pipeline on a device;
 - `models/` holds one small module per model over its diffusers pipeline.
 Its heavy dependencies (requirements-modelserver.txt) are imported only once a model loads.
