@@ -37,7 +37,7 @@ def test_a_first_start_downloads_reports_progress_then_serves(tmp_path, tiny_kle
         largest = max(hub.files, key=lambda name: len(hub.files[name].data))
         trickle = hub.trickle(largest, hold_last_chunk=True)
         server = ModelServerProcess(tmp_path / "ms", "--cache-dir", str(tmp_path / "cache"),
-                                    model="flux2-klein-4b",
+                                    "--device", "cpu", model="flux2-klein-4b",
                                     env={"HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0"})
         server.start()
         try:
@@ -68,10 +68,24 @@ def test_a_first_start_downloads_reports_progress_then_serves(tmp_path, tiny_kle
 
 def test_a_start_offline_without_the_weights_exits_naming_the_fix(tmp_path):
     server = ModelServerProcess(tmp_path / "ms", "--cache-dir", str(tmp_path / "cache"),
-                                "--offline", "yes", model="flux2-klein-4b").start()
+                                "--offline", "yes", "--device", "cpu",
+                                model="flux2-klein-4b").start()
     assert server.process.wait(120) != 0
     log = server.log()
     assert "--model-path" in log and "hf download" in log, log
+
+
+def test_a_real_model_on_a_machine_without_a_gpu_stops_before_downloading(tmp_path,
+                                                                          tiny_klein_folder):
+    spec = model_spec("flux2-klein-4b")
+    with FakeHub(tiny_klein_folder, spec.repo_id, spec.revision) as hub:
+        server = ModelServerProcess(tmp_path / "ms", "--cache-dir", str(tmp_path / "cache"),
+                                    model="flux2-klein-4b",
+                                    env={"HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0"})
+        assert server.start().process.wait(120) != 0
+        assert not hub.requests()
+    log = server.log()
+    assert "no CUDA GPU" in log and "--device cpu" in log, log
 
 
 def test_out_of_memory_in_the_real_pipeline_fails_one_job_and_the_next_runs(tmp_path,

@@ -258,7 +258,8 @@ def test_a_saved_folder_loads_as_flux2_klein_4b(tiny_model, tmp_path):
 # --- devices --------------------------------------------------------------------------
 
 class NeedsMemory:
-    """A spec stand-in: choose_placement reads only full_gpu_bytes."""
+    """A spec stand-in: choose_placement reads its full_gpu_bytes (and names it)."""
+    name = "a-real-model"
     full_gpu_bytes = 15 * GIB
 
 
@@ -282,9 +283,20 @@ def gpu_with_free(monkeypatch):
     return free_bytes, asked_for
 
 
+class NeedsNoGpu:
+    name = "tiny"
+    full_gpu_bytes = 0    # tiny-random
+
+
 def test_no_gpu_means_the_cpu_in_float32(no_cuda):
-    assert devices.choose_placement(NeedsMemory()) == CPU
+    assert devices.choose_placement(NeedsNoGpu()) == CPU
+    assert devices.choose_placement(NeedsMemory(), device="cpu") == CPU
     assert devices.choose_placement(NeedsMemory(), device="cpu", offload="none") == CPU
+
+
+def test_auto_never_puts_a_real_model_on_the_cpu(no_cuda):
+    with pytest.raises(ValueError, match="no CUDA GPU.*--device cpu.*tiny-random"):
+        devices.choose_placement(NeedsMemory())
 
 
 def test_asking_for_cuda_without_one_is_a_clear_error(no_cuda):

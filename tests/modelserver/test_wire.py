@@ -1,23 +1,24 @@
 """The model server over a real socket (werkzeug's threaded server, as `python -m
-tryon.modelserver` runs it) with the fake model: lengths match, errors are JSON, a body over
-the limit is refused without being read, and keep-alive connections work."""
+tryon.modelserver` runs it) with the fake model: lengths match, errors are JSON (those of the
+HTTP server itself too), a body over the limit is refused without being read, and keep-alive
+connections work."""
 import http.client
 import json
 import socket
 import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.modelserver.fakes import build_server, jpeg_data_uri, wait_for
 from tryon.modelserver.app import create_app
+from tryon.modelserver.http_server import build_http_server
 
 
 @pytest.fixture
 def address(tmp_path):
     server = build_server(tmp_path, token="t", max_request_bytes=200_000).start()
     assert server.readiness.wait_ready(10)
-    http = make_server("127.0.0.1", 0, create_app(server), threaded=True)
+    http = build_http_server(create_app(server), "127.0.0.1", 0)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
     yield http.server_address[:2]
@@ -76,3 +77,22 @@ def test_a_job_over_a_keep_alive_connection(address):
     picture = connection.getresponse()
     assert picture.status == 200 and picture.read().startswith(b"\xff\xd8")
     connection.close()
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GARBAGE\r\n\r\n",
+    b"GET / HTTP/9.9\r\n\r\n",
+    b"GET /" + b"x" * 70000 + b" HTTP/1.1\r\n\r\n",
+], ids=["garbage", "http-9.9", "long-line"])
+def test_malformed_requests_get_json_errors_from_the_server_itself(address, request_bytes):
+    with socket.create_connection(address, timeout=10) as conn:
+        conn.sendall(request_bytes)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 ") and head.split()[1] in (b"400", b"414", b"505"), head
+    assert b"Content-Type: application/json" in head
+    length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+    assert length == len(body)
+    assert json.loads(body)["error"]["code"]

@@ -9,9 +9,8 @@ import sys
 import threading
 from functools import partial
 
-from werkzeug.serving import make_server
-
 from .app import create_app
+from .http_server import build_http_server
 from .models import MODEL_NAMES, model_spec
 from .server import ModelServer
 from .settings import parse_settings
@@ -38,7 +37,7 @@ def main(argv=None):
 
     server = ModelServer(settings, spec, fetch=_fetcher(settings), place=_placer(settings),
                          on_fatal=on_fatal, face_keeper=_face_keeper(settings, spec))
-    http = make_server(settings.host, settings.port, create_app(server), threaded=True)
+    http = build_http_server(create_app(server), settings.host, settings.port)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: threading.Thread(target=http.shutdown,
                                                           daemon=True).start())

@@ -38,13 +38,23 @@ FATAL_ERROR_MARKERS = (
 
 def choose_placement(spec, device="auto", offload="auto"):
     """The Placement for `spec` on this machine: CUDA in bfloat16 when there is a GPU (or
-    when asked for), else the CPU in float32. Offload "auto" keeps the whole pipeline on the
-    GPU when its free memory holds spec.full_gpu_bytes plus a margin, else offloads by model."""
+    when asked for), else the CPU in float32, which "auto" picks only for a model that needs
+    no GPU memory (tiny-random). Offload "auto" keeps the whole pipeline on the GPU when its
+    free memory holds spec.full_gpu_bytes plus a margin, else offloads by model."""
     import torch
 
     if offload not in OFFLOAD_CHOICES:
         raise ValueError(f"offload must be one of {', '.join(OFFLOAD_CHOICES)}, not {offload!r}")
+    asked = device
     device = _resolve_device(device, torch.cuda.is_available())
+    if device == "cpu" and asked == "auto" and spec.full_gpu_bytes:
+        # Before any download: 15 GB of weights for minutes a picture is not what "auto"
+        # should pick on a machine without a GPU.
+        raise ValueError(
+            f"torch sees no CUDA GPU here (no driver, or a CPU build of torch), and "
+            f"{spec.name} needs one (about {spec.full_gpu_bytes / 1024**3:.0f} GB of GPU "
+            "memory to run whole); pass --device cpu to run it on the CPU anyway (minutes a "
+            "picture), or use --model tiny-random for a smoke test")
     if device == "cpu":
         if offload == "model":
             raise ValueError("offload 'model' moves models between the CPU and a GPU; "

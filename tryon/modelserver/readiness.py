@@ -95,10 +95,11 @@ class ModelLoader:
 
     def _load(self):
         readiness = self.readiness
+        # The device first: a machine that cannot run the model fails before any download.
+        placement = self._place(self.spec)
         readiness.advance(Stage.DOWNLOADING)
         weights, extras = self._fetch(self.spec, readiness.report_progress)
         readiness.advance(Stage.LOADING)
-        placement = self._place(self.spec)
         log.info("loading %s onto %s (%s, offload %s)", self.spec.name, placement.device,
                  placement.dtype, placement.offload)
         model = self.spec.load(weights, placement, extra_dirs=extras)
