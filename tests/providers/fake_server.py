@@ -71,6 +71,10 @@ class FakeServer(LoopbackServer):
                 if entry[0] == method and path.startswith(entry[1]) and entry[3] > 0:
                     entry[3] -= 1
                     return entry[2]
+        return self.route_with_query(method, path, body, headers, query)
+
+    def route_with_query(self, method, path, body, headers, query):
+        """route() for protocols whose answers depend on the query string."""
         return self.route(method, path, body, headers)
 
     def _handler_class(self):

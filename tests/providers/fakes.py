@@ -8,6 +8,8 @@ auth header) are part of each protocol; one-off failures are scripted by the tes
 """
 import itertools
 import threading
+import time
+from urllib.parse import parse_qs
 
 from tests.providers.fake_server import FakeServer, Reply, png_bytes
 
@@ -150,6 +152,7 @@ class FakeModelServer(FakeRemote):
     def __init__(self):
         super().__init__()
         self.by_idempotency_key = {}
+        self.honour_wait = False   # True: a running job's status is held for ?wait= seconds
         self.restart_before_checks = set()
         self._status_checks = 0
 
@@ -183,3 +186,11 @@ class FakeModelServer(FakeRemote):
                                    "output": {"image_url": f"{self.url}/results/{job_id}.png"}})
             return Reply(body={"id": job_id, "status": "running"})
         return Reply(404, {"error": {"code": "NOT_FOUND", "message": path}})
+
+    def route_with_query(self, method, path, body, headers, query):
+        reply = self.route(method, path, body, headers)
+        wait = parse_qs(query).get("wait", ["0"])[0]
+        if self.honour_wait and isinstance(reply.body, dict) and \
+                reply.body.get("status") == "running":
+            time.sleep(float(wait))   # stands in for a job that goes on running meanwhile
+        return reply

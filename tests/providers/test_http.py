@@ -94,5 +94,24 @@ def test_the_wait_asked_for_shrinks_near_the_deadline():
     timing = FastTiming()
     now = timing.monotonic()
     assert _long_poll_seconds(timing, now + 600) == 20
-    assert _long_poll_seconds(timing, now + 12.5) == 7
+    assert _long_poll_seconds(timing, now + 12.5) == 7.5
     assert _long_poll_seconds(timing, now + 3) == 0
+    assert _long_poll_seconds(timing, now + 600, longest=0.3) == 0.3
+
+
+def test_a_server_that_holds_its_answers_is_asked_again_without_a_pause(model_server):
+    from tests.providers.fake_server import FastTiming
+    from tests.providers.test_http_servers import request
+    from tryon.providers import JobContext
+
+    model_server.honour_wait = True      # it holds each running answer for the wait asked
+    model_server.polls_needed = 3
+    timing = FastTiming()
+    provider = HttpProvider(model_server.url, token="gpu-box-token", timing=timing,
+                            long_poll_seconds=0.2)
+    result = provider.generate(request(), JobContext())
+    assert result.image
+    assert [poll.query for poll in model_server.calls("GET", "/v1/tryon/")] == ["wait=0.2"] * 3
+    # One pause after the submission's own answer ("queued", not held), none between the
+    # held checks.
+    assert len(timing.sleeps) == 1

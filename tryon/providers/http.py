@@ -69,10 +69,10 @@ MODEL_SERVER_POLICY = RetryPolicy(max_retries=1000)
 LONG_POLL_SECONDS = 20
 
 
-def _long_poll_seconds(timing, deadline):
-    """The wait to ask for: LONG_POLL_SECONDS, less near the deadline, so that the answer
-    comes (with 5 s to spare for the exchange) before the job's deadline."""
-    return int(max(0, min(LONG_POLL_SECONDS, deadline - timing.monotonic() - 5)))
+def _long_poll_seconds(timing, deadline, longest=LONG_POLL_SECONDS):
+    """The wait to ask for: `longest`, less near the deadline, so that the answer comes (with
+    5 s to spare for the exchange) before the job's deadline."""
+    return round(max(0.0, min(longest, deadline - timing.monotonic() - 5)), 1)
 
 
 class LostJob(ProviderError):
@@ -82,8 +82,10 @@ class LostJob(ProviderError):
 class HttpProvider(Provider):
     name = "http"
 
-    def __init__(self, url, *, token=None, timeout=600, timing=None, policy=None):
+    def __init__(self, url, *, token=None, timeout=600, timing=None, policy=None,
+                 long_poll_seconds=LONG_POLL_SECONDS):
         self.servers = ServerPool(parse_server_urls(url))
+        self.long_poll_seconds = long_poll_seconds
         self.token = token
         self.timeout = timeout
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -146,17 +148,29 @@ class HttpProvider(Provider):
 
     def _status_check(self, server, remote_id, answer, deadline):
         """A check for RemoteHttp.poll: the job's image URL once completed, None meanwhile.
-        `answer` (the submission's answer, if any) is used as the first check."""
+        `answer` (the submission's answer, if any) is used as the first check. While the
+        server holds each answer for the wait asked (`?wait=`), the check asks again at once
+        rather than returning to the poll's sleep, in which the result would wait for us."""
         def check():
             nonlocal answer
-            if answer is None:
-                wait = _long_poll_seconds(self.http.timing, deadline)
-                answer = self.http.get_json(f"{server}/v1/tryon/{remote_id}?wait={wait}",
-                                            deadline=deadline, step="poll",
-                                            describe_error=_describe_poll_error)
-            outcome, answer = _outcome(answer), None
-            return outcome
+            while True:
+                held = False
+                if answer is None:
+                    answer, held = self._status(server, remote_id, deadline)
+                outcome, answer = _outcome(answer), None
+                if outcome is not None or not held:
+                    return outcome
         return check
+
+    def _status(self, server, remote_id, deadline):
+        """One status request: (its answer, whether the server held it for the wait)."""
+        wait = _long_poll_seconds(self.http.timing, deadline, self.long_poll_seconds)
+        asked_at = self.http.timing.monotonic()
+        answer = self.http.get_json(f"{server}/v1/tryon/{remote_id}?wait={wait:g}",
+                                    deadline=deadline, step="poll",
+                                    describe_error=_describe_poll_error)
+        held = wait > 0 and self.http.timing.monotonic() - asked_at >= 0.9 * wait
+        return answer, held
 
     def _resubmit(self, request, context, remote, server, lost, deadline):
         """Send a job its server lost (it restarted) to that server again, once; return the
