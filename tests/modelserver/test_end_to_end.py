@@ -25,9 +25,9 @@ CREDITS = 20
 def model_servers(tmp_path):
     started = []
 
-    def start(count=1, *args):
+    def start(count=1, *args, env=None):
         servers = [ModelServerProcess(tmp_path / f"modelserver-{len(started) + n}", *args,
-                                      token=TOKEN).start() for n in range(count)]
+                                      token=TOKEN, env=env).start() for n in range(count)]
         started.extend(servers)
         return [server.wait_ready() for server in servers]
 
@@ -119,7 +119,9 @@ def test_a_model_server_killed_mid_job_comes_back_and_the_job_completes(model_se
 
 
 def test_two_model_servers_share_eight_jobs(model_servers, api):
-    servers = model_servers(2)
+    # Two CPU servers on a 2-core machine: one torch thread each, or their OpenMP threads
+    # oversubscribe the cores and spin against each other (jobs of 0.1 s took 10 s).
+    servers = model_servers(2, env={"OMP_NUM_THREADS": "1"})
     api_server = api(servers, WORKERS=8)
     user_id, key = api_server.create_user("share@example.com", CREDITS)
     jobs = [submit(api_server, key, make_image_bytes((256, 320))) for _ in range(8)]
