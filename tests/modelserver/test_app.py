@@ -355,3 +355,14 @@ def test_bad_waits_are_refused(client, wait):
     answer = client.get(f"/v1/tryon/{job_id}?wait={wait}", headers=AUTH)
     assert answer.status_code == 400
     assert answer.get_json()["error"]["code"] == "VALIDATION_FAILED"
+
+
+def test_a_relative_results_folder_is_the_working_directorys(make_server, tmp_path,
+                                                              monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    client = create_app(make_server(results_dir="instance/results")).test_client()
+    done = finished(client, submit(client).get_json()["id"])
+    picture = client.get(done["output"]["image_url"].removeprefix("http://localhost"),
+                         headers=AUTH)
+    assert picture.status_code == 200
+    assert list((tmp_path / "instance" / "results").glob("*.jpg"))

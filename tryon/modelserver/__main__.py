@@ -50,7 +50,7 @@ def main(argv=None):
     finally:
         http.server_close()
     if fatal:
-        log.error("stopping: %s", fatal[0])
+        log.error("the model server stops (exit status %d): %s", EXIT_FATAL, fatal[0])
         logging.shutdown()
         os._exit(EXIT_FATAL)    # a wedged device thread must not keep the process alive
     server.stop(timeout=STOP_WAIT_SECONDS)

@@ -12,7 +12,9 @@ RESULT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.jpg$")
 
 class ResultFolder:
     def __init__(self, folder, ttl, clock=time.time):
-        self.folder = Path(folder)
+        # Absolute now: Flask's send_file reads a relative path against the app's package
+        # folder, not the working directory the operator meant.
+        self.folder = Path(folder).resolve()
         self.ttl = ttl
         self._clock = clock
         self.folder.mkdir(parents=True, exist_ok=True)
