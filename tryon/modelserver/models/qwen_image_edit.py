@@ -96,13 +96,45 @@ def lightning_download(steps):
                          allow_patterns=(LIGHTNING_WEIGHTS[steps],))
 
 
+def image_only_processor(image_processor, tokenizer):
+    """The pipeline's Qwen2VLProcessor without a video processor.
+
+    Why: transformers 5.24 checks every processor part against its base class, and the video
+    processor's base class exists only when torchvision is installed, so Qwen2VLProcessor
+    (even its from_pretrained) cannot be built without torchvision, and torchvision from PyPI
+    does not import beside the CPU build of torch our CI uses. The pipeline passes pictures
+    only, never videos; a subclass whose constructor names no video processor is checked for
+    the image processor and the tokenizer alone and otherwise is Qwen2VLProcessor."""
+    from transformers import Qwen2VLProcessor
+
+    class ImageOnlyQwen2VLProcessor(Qwen2VLProcessor):
+        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+            super().__init__(image_processor, tokenizer, None, chat_template=chat_template,
+                             **kwargs)
+
+    return ImageOnlyQwen2VLProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+def load_processor(processor_dir):
+    """The processor from the model's processor/ folder (its image processor's settings and
+    its tokenizer), with the PIL image processor, which needs no torchvision either."""
+    from transformers import AutoTokenizer
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    return image_only_processor(Qwen2VLImageProcessorPil.from_pretrained(processor_dir),
+                                AutoTokenizer.from_pretrained(processor_dir))
+
+
 def load_qwen_pipeline(weights_dir, placement, lightning_dir=None, lightning_steps=None):
     """A QwenImageEditPlusPipeline from its downloaded folder, the Lightning LoRA fused in
-    when asked for, in the placement's dtype and on its device."""
+    when asked for, in the placement's dtype and on its device. The processor is built here
+    and handed in (see image_only_processor)."""
     from diffusers import FlowMatchEulerDiscreteScheduler, QwenImageEditPlusPipeline
 
+    weights_dir = Path(weights_dir)
     pipeline = QwenImageEditPlusPipeline.from_pretrained(
-        Path(weights_dir), dtype=devices.torch_dtype(placement), local_files_only=True,
+        weights_dir, dtype=devices.torch_dtype(placement), local_files_only=True,
+        processor=load_processor(weights_dir / "processor"),
     )
     if lightning_steps:
         pipeline.scheduler = FlowMatchEulerDiscreteScheduler.from_config(LIGHTNING_SCHEDULER)
