@@ -4,7 +4,6 @@ run out of memory on demand. Also a server fixture builder on a temporary result
 import base64
 import io
 import threading
-import time
 
 from PIL import Image
 
@@ -100,14 +99,6 @@ def build_server(tmp_path, *, fetch=None, spec=None, **settings):
                          place=lambda spec: CPU, on_fatal=fatal)
     server.fatal = fatal
     return server
-
-
-def wait_for(predicate, timeout=10, message="condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message}")
-        time.sleep(0.01)
 
 
 def jpeg_data_uri(size=(96, 128), colour=(200, 30, 30)):

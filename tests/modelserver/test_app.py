@@ -7,6 +7,7 @@ import threading
 import pytest
 from PIL import Image
 
+from tests.helpers import wait_for
 from tests.image_server import LocalHttpServer
 from tests.modelserver.fakes import (
     FakeDeviceLost,
@@ -14,7 +15,6 @@ from tests.modelserver.fakes import (
     build_server,
     jpeg_bytes,
     jpeg_data_uri,
-    wait_for,
 )
 from tryon.modelserver.app import create_app
 from tryon.modelserver.models.base import GenerationError
@@ -69,7 +69,7 @@ def finished(client, job_id):
         answer.update(client.get(f"/v1/tryon/{job_id}", headers=AUTH).get_json())
         return answer["status"] in ("completed", "failed")
 
-    wait_for(done, message=f"job {job_id} to finish")
+    wait_for(done)
     return answer
 
 
@@ -185,7 +185,7 @@ def test_a_model_that_cannot_load_is_fatal_with_its_reason(make_server):
         raise RuntimeError("not in the cache; pass --model-path")
 
     server = make_server(ready=False, fetch=missing)
-    wait_for(lambda: server.fatal.messages, message="the fatal report")
+    wait_for(lambda: server.fatal.messages)
     assert "--model-path" in server.fatal.messages[0]
     answer = create_app(server).test_client().get("/readyz").get_json()
     assert answer["state"] == "failed" and "--model-path" in answer["error"]
@@ -276,7 +276,7 @@ def test_a_broken_device_fails_the_job_and_stops_the_server(client, server):
     server.spec.loaded.failures.append(FakeDeviceLost("CUDA error: an illegal memory access"))
     failed = finished(client, submit(client).get_json()["id"])
     assert failed["error"]["code"] == "GENERATION_FAILED"
-    wait_for(lambda: server.fatal.messages, message="the fatal report")
+    wait_for(lambda: server.fatal.messages)
     assert "illegal memory access" in server.fatal.messages[0]
 
 
@@ -335,7 +335,7 @@ def test_a_waiting_status_request_answers_when_the_job_finishes(client, server):
     waiter = threading.Thread(target=lambda: answers.append(
         client.get(f"/v1/tryon/{job_id}?wait=20", headers=AUTH).get_json()))
     waiter.start()
-    wait_for(lambda: server.book._changed._waiters, message="the request to wait")
+    wait_for(lambda: server.book._changed._waiters)
     assert not answers
     model.release.set()
     waiter.join(10)

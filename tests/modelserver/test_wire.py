@@ -9,7 +9,8 @@ import threading
 
 import pytest
 
-from tests.modelserver.fakes import build_server, jpeg_data_uri, wait_for
+from tests.helpers import wait_for
+from tests.modelserver.fakes import build_server, jpeg_data_uri
 from tryon.modelserver.app import create_app
 from tryon.modelserver.http_server import build_http_server
 
@@ -70,7 +71,7 @@ def test_a_job_over_a_keep_alive_connection(address):
         state.update(json.loads(connection.getresponse().read()))
         return state["status"] == "completed"
 
-    wait_for(completed, message="the job")
+    wait_for(completed)
     url = state["output"]["image_url"]
     assert url.startswith(f"http://127.0.0.1:{address[1]}/v1/results/")
     connection.request("GET", url.split(str(address[1]), 1)[1], headers=auth)

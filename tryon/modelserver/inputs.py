@@ -18,9 +18,9 @@ from tryon.media.images import ImageRejected, normalize
 from tryon.media.safe_http import FetchFailed, UnsafeUrl
 
 from .models.base import TryOnInput
+from .models.prompts import CATEGORIES
 
-CATEGORIES = ("auto", "tops", "bottoms", "one-pieces")
-MAX_DESCRIPTION = 1000
+MAX_DESCRIPTION = 1000    # what the API accepts (tryon.queue.submissions), so it all arrives
 MIN_SIDE = 32
 
 
