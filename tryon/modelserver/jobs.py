@@ -107,14 +107,6 @@ class JobBook:
                     "jobsCompleted": self._completed, "jobsFailed": self._failed,
                     "secondsPerJob": round(average, 3) if average is not None else None}
 
-    def queue_position(self, job):
-        """0 for the next job to run; None when it is not queued."""
-        with self._changed:
-            try:
-                return self._queue.index(job)
-            except ValueError:
-                return None
-
     # --- the generation thread -------------------------------------------------------------
 
     def next_job(self, timeout):
