@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
+from tests.modelserver.pictures import photo, pixels
 from tryon.modelserver import devices
 from tryon.modelserver.models import DEFAULT_MODEL, MODEL_NAMES, model_spec
 from tryon.modelserver.models.base import (
@@ -32,18 +32,8 @@ def tiny_model():
     return model_spec("tiny-random").load(None, CPU)
 
 
-def photo(width, height, seed=0):
-    """A picture with structure (random blocks), so different inputs give different outputs."""
-    blocks = np.random.default_rng(seed).integers(0, 256, (4, 4, 3), dtype=np.uint8)
-    return Image.fromarray(blocks).resize((width, height), Image.Resampling.NEAREST)
-
-
 def tryon(width=64, height=64, **options):
     return TryOnInput(person=photo(width, height, 1), garment=photo(48, 64, 2), **options)
-
-
-def pixels(picture):
-    return np.asarray(picture, dtype=np.int16)
 
 
 # --- the registry ---------------------------------------------------------------------

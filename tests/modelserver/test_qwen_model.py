@@ -9,8 +9,8 @@ the person photos here are chosen so that their generation sizes are.
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
+from tests.modelserver.pictures import photo, pixels
 from tryon.modelserver.models import model_spec
 from tryon.modelserver.models.base import Placement, TryOnInput, generation_size
 from tryon.modelserver.models.prompts import tryon_prompt
@@ -66,18 +66,8 @@ def lightning_model(weights_dir, lightning_dir):
     return spec.load(weights_dir, CPU, extra_dirs={"lightning": lightning_dir})
 
 
-def photo(width, height, seed=0):
-    """A picture with structure (random blocks), so different inputs give different outputs."""
-    blocks = np.random.default_rng(seed).integers(0, 256, (4, 4, 3), dtype=np.uint8)
-    return Image.fromarray(blocks).resize((width, height), Image.Resampling.NEAREST)
-
-
 def tryon(width=128, height=128, **options):
     return TryOnInput(person=photo(width, height, 1), garment=photo(96, 128, 2), **options)
-
-
-def pixels(picture):
-    return np.asarray(picture, dtype=np.int16)
 
 
 def count_steps(model, monkeypatch):
