@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.modelserver.pictures import photo, pixels
+from tests.modelserver.helpers import count_steps, photo, pixels
 from tryon.modelserver import devices
 from tryon.modelserver.models import DEFAULT_MODEL, MODEL_NAMES, model_spec
 from tryon.modelserver.models.base import (
@@ -176,15 +176,7 @@ def test_the_picture_depends_on_the_garment(tiny_model):
 
 
 def test_fast_mode_generates_fewer_pixels_at_the_same_four_steps(tiny_model, monkeypatch):
-    steps = []
-    scheduler = tiny_model.pipeline.scheduler
-    real_step = scheduler.step
-
-    def counting_step(*args, **kwargs):
-        steps.append(1)
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(scheduler, "step", counting_step)
+    steps = count_steps(tiny_model, monkeypatch)
     full = tiny_model.generate(tryon(768, 768, seed=1))
     full_steps, steps[:] = len(steps), []
     fast = tiny_model.generate(tryon(768, 768, seed=1, fast_mode=True))

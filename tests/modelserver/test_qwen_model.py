@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.modelserver.pictures import photo, pixels
+from tests.modelserver.helpers import count_steps, photo, pixels
 from tryon.modelserver.models import model_spec
 from tryon.modelserver.models.base import Placement, TryOnInput, generation_size
 from tryon.modelserver.models.prompts import tryon_prompt
@@ -68,20 +68,6 @@ def lightning_model(weights_dir, lightning_dir):
 
 def tryon(width=128, height=128, **options):
     return TryOnInput(person=photo(width, height, 1), garment=photo(96, 128, 2), **options)
-
-
-def count_steps(model, monkeypatch):
-    """A list that grows by one at each scheduler step of the model's pipeline."""
-    steps = []
-    scheduler = model.pipeline.scheduler
-    real_step = scheduler.step
-
-    def counting_step(*args, **kwargs):
-        steps.append(1)
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(scheduler, "step", counting_step)
-    return steps
 
 
 def record_prompts(model, monkeypatch):
